@@ -1,0 +1,1 @@
+//! Float reference of the hone maths (std). See the crate README.
