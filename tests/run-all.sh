@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The project's test command (README). Installs what the tests need on a fresh Debian machine,
+# then runs every check CI runs. Usage: bash tests/run-all.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+section() { printf '\n=== %s ===\n' "$*"; }
+
+section "toolchain and packages"
+rustup target add thumbv7em-none-eabihf thumbv6m-none-eabi
+rustup component add rustfmt clippy
+if ! command -v qemu-system-arm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends qemu-system-arm binutils-arm-none-eabi
+fi
+
+section "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+section "no_std builds"
+cargo build -p hone --release --locked --target thumbv7em-none-eabihf
+cargo build -p hone --release --locked --target thumbv6m-none-eabi
+
+section "host tests"
+cargo test --workspace --locked
