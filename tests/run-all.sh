@@ -18,6 +18,7 @@ fi
 section "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p hone --locked --target thumbv7em-none-eabihf -- -D warnings  # Arm DSP kernels
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 section "no_std builds"

@@ -1,0 +1,140 @@
+//! Host tests of the portable definitions against an independent 64-bit reference.
+
+extern crate std;
+
+use super::{matmul_i8, matvec_i8, portable};
+use std::{vec, vec::Vec};
+
+/// xorshift32: deterministic pseudo-random shapes and values.
+struct Rng(u32);
+
+impl Rng {
+    fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        self.0
+    }
+    fn below(&mut self, n: u32) -> usize {
+        (self.next() % n) as usize
+    }
+    /// Uniform int8, or (one time in four) only the extremes -128/127.
+    fn fill(&mut self, v: &mut [i8]) {
+        let extreme = self.below(4) == 0;
+        for e in v {
+            let r = self.next();
+            *e = if extreme {
+                if r & 1 == 0 {
+                    -128
+                } else {
+                    127
+                }
+            } else {
+                (r >> 24) as u8 as i8
+            };
+        }
+    }
+}
+
+/// Independent reference: 64-bit sums, reduced modulo 2^32 at the end.
+fn reference(x: &[i8], w: &[i8], rows: usize) -> Vec<i32> {
+    let cols = x.len();
+    (0..rows)
+        .map(|r| match w.get(r * cols..(r + 1) * cols) {
+            Some(row) if cols > 0 => row
+                .iter()
+                .zip(x)
+                .map(|(&a, &b)| i64::from(a) * i64::from(b))
+                .sum::<i64>() as i32,
+            _ => 0,
+        })
+        .collect()
+}
+
+#[test]
+fn matvec_matches_reference_on_random_shapes() {
+    let mut rng = Rng(0x1234_5678);
+    for _ in 0..400 {
+        let cols = rng.below(70);
+        let rows = rng.below(13);
+        // Sometimes a weight slice that is short by a few bytes.
+        let short = if rng.below(5) == 0 {
+            rng.below(cols.max(1) as u32 + 1)
+        } else {
+            0
+        };
+        let mut x = vec![0i8; cols];
+        let mut w = vec![0i8; (rows * cols).saturating_sub(short)];
+        rng.fill(&mut x);
+        rng.fill(&mut w);
+        let mut acc = vec![i32::MIN; rows];
+        matvec_i8(&x, &w, &mut acc);
+        assert_eq!(
+            acc,
+            reference(&x, &w, rows),
+            "cols {cols} rows {rows} short {short}"
+        );
+    }
+}
+
+#[test]
+fn matvec_extremes_are_exact() {
+    for cols in [1, 3, 4, 7, 8, 9, 31, 1024] {
+        let x = vec![-128i8; cols];
+        let mut w = vec![-128i8; cols];
+        w.extend(vec![127i8; cols]);
+        let mut acc = [0i32; 2];
+        matvec_i8(&x, &w, &mut acc);
+        let n = cols as i32;
+        assert_eq!(acc, [16384 * n, -16256 * n]);
+    }
+}
+
+#[test]
+fn matvec_wraps_modulo_2_pow_32() {
+    // 2^17 products of (-128)·(-128) = 2^14 sum to 2^31, which wraps to i32::MIN.
+    let cols = 1 << 17;
+    let x = vec![-128i8; cols + 3];
+    let mut w = vec![-128i8; cols];
+    w.extend([1, 1, 1]);
+    let mut acc = [0i32; 1];
+    portable::matvec_i8(&x, &w, &mut acc);
+    assert_eq!(acc[0], i32::MIN.wrapping_sub(384));
+    assert_eq!(acc.to_vec(), reference(&x, &w, 1));
+}
+
+#[test]
+fn matvec_zero_columns_and_short_weights_give_zero_rows() {
+    let mut acc = [7i32; 3];
+    matvec_i8(&[], &[1, 2, 3], &mut acc);
+    assert_eq!(acc, [0, 0, 0]);
+    let mut acc = [7i32; 3];
+    matvec_i8(&[1, 2], &[3, 4, 5], &mut acc);
+    assert_eq!(acc, [11, 0, 0]);
+}
+
+#[test]
+fn matmul_is_matvec_per_input_row() {
+    let mut rng = Rng(0xdead_beef);
+    for _ in 0..100 {
+        let cols = rng.below(40);
+        let rows = rng.below(9);
+        let l = rng.below(6);
+        let mut x = vec![0i8; l * cols + rng.below(3)];
+        let mut w = vec![0i8; rows * cols];
+        rng.fill(&mut x);
+        rng.fill(&mut w);
+        let mut out = vec![i32::MAX; l * rows + rng.below(3)];
+        matmul_i8(&x, &w, cols, rows, &mut out);
+        let mut expect = vec![0i32; out.len()];
+        if cols > 0 && rows > 0 {
+            for (i, xr) in x.chunks_exact(cols).enumerate().take(out.len() / rows) {
+                expect[i * rows..(i + 1) * rows].copy_from_slice(&reference(xr, &w, rows));
+            }
+        }
+        assert_eq!(out, expect, "cols {cols} rows {rows} l {l}");
+        let mut port = vec![i32::MAX; out.len()];
+        portable::matmul_i8(&x, &w, cols, rows, &mut port);
+        assert_eq!(port, out);
+    }
+}
