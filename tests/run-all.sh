@@ -9,11 +9,14 @@ section() { printf '\n=== %s ===\n' "$*"; }
 section "toolchain and packages"
 rustup target add thumbv7em-none-eabihf thumbv6m-none-eabi
 rustup component add rustfmt clippy
-if ! command -v qemu-system-arm >/dev/null 2>&1; then
+if ! command -v qemu-system-arm >/dev/null 2>&1 || ! command -v arm-none-eabi-size >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends qemu-system-arm binutils-arm-none-eabi
 fi
+
+# Decodes the firmware's defmt output (tests/src/qemu.rs); about 60 s to build.
+command -v defmt-print >/dev/null 2>&1 || cargo install defmt-print --locked
 
 section "format and lints"
 cargo fmt --all --check
@@ -27,3 +30,12 @@ cargo build -p hone --release --locked --target thumbv6m-none-eabi
 
 section "host tests"
 cargo test --workspace --locked
+
+section "firmware (own workspace; its QEMU runs are in the host tests above)"
+(
+  cd firmware
+  cargo fmt --all --check
+  cargo clippy --workspace --release --locked -- -D warnings
+  cargo clippy -p hone-fw-qemu --release --locked --target thumbv6m-none-eabi -- -D warnings
+  RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+)

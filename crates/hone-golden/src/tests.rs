@@ -1,0 +1,106 @@
+use alloc::vec;
+
+use super::*;
+
+fn sample() -> alloc::vec::Vec<u8> {
+    let x = i8_bytes(&[1, -2, 3]);
+    let w = i8_bytes(&[4, 5, 6, -7, 8, -9]);
+    let acc = i32_bytes(&[12, -50]);
+    let tokens = u32_bytes(&[101, 7, 102]);
+    let logits = f32_bytes(&[0.5, -1.25, f32::NAN]);
+    write(
+        0xDEAD_BEEF,
+        &[
+            Vector::Matvec {
+                x: &x,
+                w: &w,
+                acc: &acc,
+            },
+            Vector::Classify {
+                prompt: "turn on the lights",
+                tokens: &tokens,
+                logits: &logits,
+                label: 1,
+            },
+        ],
+    )
+    .expect("encodes")
+}
+
+#[test]
+fn round_trip() {
+    let bytes = sample();
+    let g = Golden::parse(&bytes).expect("parses");
+    assert_eq!(g.header.model_crc, 0xDEAD_BEEF);
+    assert_eq!(g.header.count, 2);
+    let v: vec::Vec<_> = g.vectors().collect::<Result<_, _>>().expect("decodes");
+    assert_eq!(v.len(), 2);
+    match &v[0] {
+        Vector::Matvec { acc, .. } => assert_eq!(check_i32(acc, &[12, -50]), Ok(())),
+        other => panic!("unexpected {other:?}"),
+    }
+    match &v[1] {
+        Vector::Classify {
+            prompt,
+            tokens,
+            logits,
+            label,
+        } => {
+            assert_eq!(*prompt, "turn on the lights");
+            assert_eq!(check_u32(tokens, [101, 7, 102].into_iter()), Ok(()));
+            // An expected NaN accepts a NaN of either sign.
+            assert_eq!(check_f32(logits, &[0.5, -1.25, -f32::NAN]), Ok(()));
+            assert_eq!(*label, 1);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn f32_compared_by_bits() {
+    let e = f32_bytes(&[0.0, 1.0]);
+    assert_eq!(
+        check_f32(&e, &[-0.0, 1.0]),
+        Err(Mismatch::Value {
+            index: 0,
+            expected: 0,
+            actual: 0x8000_0000
+        })
+    );
+    assert_eq!(
+        check_f32(&e, &[0.0, f32::from_bits(1.0f32.to_bits() + 1)]),
+        Err(Mismatch::Value {
+            index: 1,
+            expected: 1.0f32.to_bits(),
+            actual: 1.0f32.to_bits() + 1
+        })
+    );
+    // A computed NaN never matches a number.
+    assert!(!f32_matches(1.0f32.to_bits(), f32::NAN));
+    assert_eq!(
+        check_f32(&e, &[0.0]),
+        Err(Mismatch::Length {
+            expected: 2,
+            actual: 1
+        })
+    );
+}
+
+#[test]
+fn corrupt_files_are_errors_not_panics() {
+    let bytes = sample();
+    assert_eq!(Golden::parse(b"XXXX").err(), Some(Error::Decode));
+    let mut bad = bytes.clone();
+    bad[0] = b'X';
+    assert_eq!(Golden::parse(&bad).err(), Some(Error::BadMagic));
+    // Every truncation either fails to parse or yields an error, never a panic.
+    for n in 0..bytes.len() {
+        if let Ok(g) = Golden::parse(&bytes[..n]) {
+            assert!(g.vectors().any(|r| r.is_err()), "truncated at {n}");
+        }
+    }
+    let mut extra = bytes.clone();
+    extra.push(0);
+    let g = Golden::parse(&extra).expect("header ok");
+    assert_eq!(g.vectors().last(), Some(Err(Error::TrailingBytes)));
+}

@@ -1,0 +1,21 @@
+//! Blobs embedded in flash at build time (see `build.rs`: `HONE_FW_MODEL`, `HONE_FW_GOLDEN`).
+//!
+//! They live in `.rodata` (flash), aligned to 16 bytes, and are borrowed in place: nothing is
+//! copied to RAM.
+
+/// Wrapper that aligns its contents.
+#[repr(C, align(16))]
+pub struct Aligned<T: ?Sized>(pub T);
+
+static MODEL: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/model.hone")));
+static GOLDEN: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/golden.bin")));
+
+/// The embedded model blob (empty when the build had none).
+pub fn model() -> &'static [u8] {
+    &MODEL.0
+}
+
+/// The embedded golden file (empty when the build had none).
+pub fn golden() -> &'static [u8] {
+    &GOLDEN.0
+}

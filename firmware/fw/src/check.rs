@@ -1,0 +1,118 @@
+//! Golden checks: recompute every vector of the embedded golden file on the device and
+//! compare with the host's result bit for bit (`hone_golden::check_*`).
+//!
+//! One line per vector: `golden <i>: <kind> … PASS (<n> <unit>)` or `golden <i>: … FAIL <first
+//! difference>`.
+
+use hone_golden::{Golden, Vector};
+
+use crate::measure::{Clock, Meter};
+
+/// Largest matvec output a golden vector may ask for (the accumulators live on the stack).
+pub const MAX_ROWS: usize = 512;
+
+/// Why the golden file could not be checked at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, defmt::Format)]
+pub enum Error {
+    /// The golden file is unreadable.
+    Golden(hone_golden::Error),
+    /// The vectors were computed with another model than the embedded one.
+    ModelCrc {
+        /// CRC recorded in the golden file.
+        expected: u32,
+        /// CRC of the embedded model.
+        actual: u32,
+    },
+}
+
+/// Outcome of a golden run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Vectors that matched.
+    pub passed: u32,
+    /// Vectors that did not match (or could not be run).
+    pub failed: u32,
+    /// Multiply-accumulates done by matvec vectors.
+    pub matvec_macs: u64,
+    /// Work measured for those matvec vectors (in the meter's unit).
+    pub matvec_work: u64,
+}
+
+/// Checks every vector of `golden` against `model`, printing a line per vector.
+pub fn run<C: Clock>(golden: &[u8], model: &[u8], meter: &mut Meter<C>) -> Result<Summary, Error> {
+    let g = Golden::parse(golden).map_err(Error::Golden)?;
+    if g.header.model_crc != 0 {
+        let actual = hone_golden::model_crc(model);
+        if actual != g.header.model_crc {
+            return Err(Error::ModelCrc {
+                expected: g.header.model_crc,
+                actual,
+            });
+        }
+    }
+    let mut s = Summary::default();
+    for (i, v) in g.vectors().enumerate() {
+        let ok = match v.map_err(Error::Golden)? {
+            Vector::Matvec { x, w, acc } => matvec(i, x, w, acc, meter, &mut s),
+            _ => {
+                defmt::error!("golden {=usize}: FAIL unsupported vector kind", i);
+                false
+            }
+        };
+        if ok {
+            s.passed += 1;
+        } else {
+            s.failed += 1;
+        }
+    }
+    Ok(s)
+}
+
+fn matvec<C: Clock>(
+    i: usize,
+    x: &[u8],
+    w: &[u8],
+    expected: &[u8],
+    meter: &mut Meter<C>,
+    s: &mut Summary,
+) -> bool {
+    let (rows, cols) = (expected.len() / 4, x.len());
+    if rows > MAX_ROWS || rows.checked_mul(cols) != Some(w.len()) || expected.len() % 4 != 0 {
+        defmt::error!(
+            "golden {=usize}: matvec FAIL malformed vector ({=usize} rows, {=usize} cols, {=usize} weights)",
+            i, rows, cols, w.len()
+        );
+        return false;
+    }
+    let mut acc = [0i32; MAX_ROWS];
+    let acc = &mut acc[..rows];
+    let x: &[i8] = bytemuck::cast_slice(x);
+    let w: &[i8] = bytemuck::cast_slice(w);
+    let ((), work) = meter.measure(|| hone::kernels::matvec_i8(x, w, acc));
+    match hone_golden::check_i32(expected, acc) {
+        Ok(()) => {
+            let macs = (rows * cols) as u64;
+            s.matvec_macs += macs;
+            s.matvec_work += work;
+            defmt::info!(
+                "golden {=usize}: matvec {=usize}x{=usize} PASS ({=u64} {=str})",
+                i,
+                rows,
+                cols,
+                work,
+                meter.unit().name()
+            );
+            true
+        }
+        Err(m) => {
+            defmt::error!(
+                "golden {=usize}: matvec {=usize}x{=usize} FAIL {}",
+                i,
+                rows,
+                cols,
+                m
+            );
+            false
+        }
+    }
+}
