@@ -1,7 +1,53 @@
+//! # hone
+//!
+//! A `no_std`, heap-free runtime for int8 quantised text classifiers on microcontrollers,
+//! with on-device fine-tuning of the last layer.
+//!
+//! * [`Model::from_bytes`] validates a `.hone` blob once and borrows its weights in place
+//!   (zero-copy from flash). After `Ok`, inference cannot fail or panic.
+//! * [`Runner`] runs the model in a scratch buffer the caller owns; its exact size is
+//!   [`Model::scratch_words`], computed from the exporter's liveness-based arena plan.
+//! * Arithmetic follows TFLite's int8 semantics: symmetric per-channel weights, asymmetric
+//!   per-tensor activations, Q31 multiplier + shift requantisation with TFLite rounding.
+//!   Float parts (layer norm, softmax, the head) use IEEE basic operations and `micromath`
+//!   so that every target computes the same bits.
+//!
+//! ```
+//! # #[cfg(feature = "alloc")] {
+//! use hone::{Model, Runner};
+//! # let blob = hone::testutil::tiny_model().unwrap();
+//! let model = Model::from_bytes(&blob)?;
+//! let mut scratch = vec![0u32; model.scratch_words()];
+//! let mut runner = Runner::new(&model, &mut scratch)?;
+//! let p = runner.classify("turn the lights off");
+//! assert!(p.label < model.num_classes());
+//! assert!((p.confidence() - p.log_probs[p.label].exp()).abs() < 1e-3);
+//! # }
+//! # Ok::<(), hone::Error>(())
+//! ```
 #![no_std]
 #![cfg_attr(not(hone_dsp), forbid(unsafe_code))]
 // Arm DSP builds: `unsafe` only in the `#[allow(unsafe_code)]` module `kernels::arm_dsp`.
 #![cfg_attr(hone_dsp, deny(unsafe_code))]
+#![warn(missing_docs)]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+#[cfg(feature = "alloc")]
+pub mod builder;
+mod error;
+pub mod format;
 pub mod kernels;
+mod model;
+pub mod ops;
+pub mod quant;
+mod run;
+#[cfg(feature = "alloc")]
+pub mod testutil;
 pub mod tokenizer;
+mod validate;
+
+pub use error::{Error, Invalid, TokenizerError};
+pub use model::{Model, Ops, StrTable, MAX_CLASSES, MAX_LEN, MAX_TENSORS};
+pub use run::{Prediction, Runner};
