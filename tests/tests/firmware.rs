@@ -99,6 +99,10 @@ fn assert_all_pass(board: Board) {
         "{board}: no summary line"
     );
     assert_eq!(r.status, Some(0), "{board} exit status");
+    assert!(
+        r.log.contains("flash: NorFlash self-test PASS"),
+        "{board}: flash self-test"
+    );
 
     // The timer must count instructions: a loop of known length, to within 16.
     let expected = r.metric("calibration_expected").unwrap();

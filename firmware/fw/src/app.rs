@@ -1,13 +1,16 @@
 //! The sequence every board runs: check the golden vectors, then report measurements.
 
+use embedded_storage::nor_flash::ReadNorFlash;
+
 use crate::{
     blobs, check, exit,
+    flash::{self, Backend, Storage},
     measure::{self, Clock, Meter},
     stack,
 };
 
 /// Runs every check and returns the exit code ([`crate::exit`]).
-pub fn run<C: Clock>(board: &str, clock: C) -> i32 {
+pub fn run<C: Clock, B: Backend>(board: &str, clock: C, flash: B) -> i32 {
     let mut meter = Meter::new(clock);
     let (model, golden) = (blobs::model(), blobs::golden());
     defmt::info!(
@@ -23,6 +26,21 @@ pub fn run<C: Clock>(board: &str, clock: C) -> i32 {
     let ((), work) = meter.measure(|| measure::busy_loop(n));
     metric("calibration_expected", measure::busy_loop_instructions(n));
     metric("calibration_measured", work);
+    let Some(mut storage) = Storage::take(flash) else {
+        defmt::error!("flash: FAIL storage region unavailable");
+        return exit::BAD_INPUT;
+    };
+    match flash::self_test(&mut storage) {
+        Ok(()) => defmt::info!(
+            "flash: NorFlash self-test PASS ({=usize} bytes at {=usize:#x})",
+            storage.capacity(),
+            storage.address()
+        ),
+        Err(step) => {
+            defmt::error!("flash: NorFlash self-test FAIL at {=str}", step);
+            return exit::MISMATCH;
+        }
+    }
     if golden.is_empty() {
         defmt::error!("no golden vectors embedded (build with HONE_FW_GOLDEN=<file>)");
         return exit::BAD_INPUT;

@@ -16,6 +16,7 @@
 pub mod app;
 pub mod blobs;
 pub mod check;
+pub mod flash;
 pub mod measure;
 pub mod stack;
 

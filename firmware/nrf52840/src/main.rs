@@ -13,7 +13,7 @@ use defmt_rtt as _;
 fn main() -> ! {
     let mut p = cortex_m::Peripherals::take().expect("first take");
     let clock = hone_fw::measure::DwtCycles::start(&mut p.DCB, &mut p.DWT);
-    let code = hone_fw::app::run("nrf52840 (Cortex-M4F)", clock);
+    let code = hone_fw::app::run("nrf52840 (Cortex-M4F)", clock, hone_fw::flash::Nvmc::<4096>);
     semihosting::process::exit(code)
 }
 

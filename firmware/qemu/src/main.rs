@@ -26,7 +26,11 @@ fn main() -> ! {
         // QEMU clocks the nRF51 core at 16 MHz.
         hone_fw::measure::SysTickClock::start(p.SYST, 16_000_000)
     };
-    let code = hone_fw::app::run(BOARD, clock);
+    #[cfg(board = "mps2")]
+    let flash = hone_fw::flash::Emulated;
+    #[cfg(board = "microbit")]
+    let flash = hone_fw::flash::Nvmc::<1024>;
+    let code = hone_fw::app::run(BOARD, clock, flash);
     semihosting::process::exit(code)
 }
 
