@@ -108,7 +108,9 @@ pub fn build(board: Board, embed: &Embed<'_>) -> io::Result<PathBuf> {
     };
     let out = Command::new(cargo)
         .current_dir(&dir)
-        .args(["build", "--release", "--locked", "-p", board.package()])
+        // Not `--locked`: firmware/Cargo.lock pins versions, but crates/hone's dependencies
+        // change under it; cargo then adds the new ones and keeps every pinned version.
+        .args(["build", "--release", "-p", board.package()])
         .args(["--target", board.target()])
         .env("HONE_FW_GOLDEN", abs(embed.golden)?)
         .env("HONE_FW_MODEL", abs(embed.model)?)
