@@ -1,0 +1,200 @@
+//! The loader rejects inconsistent graphs with the specific reason, and the exporter's arena
+//! plan reuses memory between tensors whose lifetimes do not overlap.
+
+use hone::builder::{BuildError, ModelBuilder, TokenizerSpec};
+use hone::format::{Activation, Multiplier, Op, PoolKind};
+use hone::testutil::{tiny_transformer, vocab};
+use hone::{Error, Invalid, Model};
+
+fn spec() -> TokenizerSpec {
+    let vocab = vocab();
+    let unk = vocab.iter().position(|t| t == "[UNK]").unwrap() as u16;
+    TokenizerSpec {
+        vocab,
+        lowercase: true,
+        strip_accents: true,
+        unk,
+        cls: None,
+        sep: None,
+        max_chars_per_word: 100,
+    }
+}
+
+const ONE: Multiplier = Multiplier {
+    multiplier: 1 << 30,
+    shift: 1,
+};
+
+/// Builds `embedding → pool → [fc] → head` with the given FC weights/multiplier, returning
+/// the loader's verdict.
+fn build(
+    fc_weights: usize,
+    fc_shift: i8,
+    head_cols_extra: usize,
+    pool_out_per_token: bool,
+) -> Result<Vec<u8>, BuildError> {
+    let d = 4usize;
+    let v = vocab().len();
+    let table = vec![1u8; v * d];
+    let w = vec![1u8; fc_weights];
+    let bias = vec![0u8; 4 * 3];
+    let mults: Vec<u8> = (0..3).flat_map(|_| (1i32 << 30).to_le_bytes()).collect();
+    let shifts = vec![fc_shift as u8; 3];
+    let head_w = vec![0u8; 4 * 2 * (3 + head_cols_extra)];
+    let head_b = vec![0u8; 8];
+    let mut b = ModelBuilder::new("t", 8, vec!["a".into(), "b".into()], spec());
+    let e = b.tensor(true, d as u16, 0.1, 0);
+    let p = b.tensor(pool_out_per_token, d as u16, 0.1, 0);
+    let h = b.tensor(false, 3, 0.1, 0);
+    b.op(Op::Embedding {
+        out: e,
+        table: &table,
+        token_scale: 0.1,
+        row_requant: None,
+        positions: None,
+    })
+    .op(Op::Pool {
+        input: e,
+        out: p,
+        kind: PoolKind::Mean,
+        rescale: ONE,
+    })
+    .op(Op::FullyConnected {
+        input: p,
+        out: h,
+        weights: &w,
+        bias: &bias,
+        multipliers: &mults,
+        shifts: &shifts,
+        activation: Activation::None,
+    })
+    .op(Op::Head {
+        input: h,
+        weights: &head_w,
+        bias: &head_b,
+        normalize: false,
+    });
+    b.build()
+}
+
+fn reason(r: Result<Vec<u8>, BuildError>) -> Invalid {
+    match r {
+        Err(BuildError::Invalid(Error::Invalid { reason, .. })) => reason,
+        other => panic!("expected an invalid model, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_consistent_graph_loads() {
+    let blob = build(12, 0, 0, false).unwrap();
+    assert_eq!(Model::from_bytes(&blob).unwrap().num_classes(), 2);
+}
+
+#[test]
+fn wrong_lengths_shapes_and_quantisation_are_named() {
+    assert_eq!(reason(build(11, 0, 0, false)), Invalid::Length);
+    assert_eq!(reason(build(12, 0, 1, false)), Invalid::Length);
+    assert_eq!(reason(build(12, 31, 0, false)), Invalid::Quant);
+    assert_eq!(reason(build(12, 0, 0, true)), Invalid::Shape);
+}
+
+#[test]
+fn structure_and_order_are_checked() {
+    let v = vocab().len();
+    let table = vec![0u8; v * 4];
+    let head_w = vec![0u8; 4 * 4];
+    let head_b = vec![0u8; 4];
+    // Head reading a tensor nobody wrote.
+    let mut b = ModelBuilder::new("t", 8, vec!["a".into()], spec());
+    let e = b.tensor(true, 4, 0.1, 0);
+    let p = b.tensor(false, 4, 0.1, 0);
+    b.op(Op::Embedding {
+        out: e,
+        table: &table,
+        token_scale: 0.1,
+        row_requant: None,
+        positions: None,
+    })
+    .op(Op::Head {
+        input: p,
+        weights: &head_w,
+        bias: &head_b,
+        normalize: false,
+    });
+    assert_eq!(reason(b.build()), Invalid::Order);
+    // No embedding first.
+    let mut b = ModelBuilder::new("t", 8, vec!["a".into()], spec());
+    let p = b.tensor(false, 4, 0.1, 0);
+    b.op(Op::Head {
+        input: p,
+        weights: &head_w,
+        bias: &head_b,
+        normalize: false,
+    });
+    assert!(matches!(
+        b.build(),
+        Err(BuildError::Invalid(Error::Invalid {
+            reason: Invalid::Structure,
+            ..
+        }))
+    ));
+    // Labels must match the head rows.
+    let mut b = ModelBuilder::new("t", 8, vec!["a".into(), "b".into()], spec());
+    let e = b.tensor(true, 4, 0.1, 0);
+    let p = b.tensor(false, 4, 0.1, 0);
+    b.op(Op::Embedding {
+        out: e,
+        table: &table,
+        token_scale: 0.1,
+        row_requant: None,
+        positions: None,
+    })
+    .op(Op::Pool {
+        input: e,
+        out: p,
+        kind: PoolKind::Mean,
+        rescale: ONE,
+    })
+    .op(Op::Head {
+        input: p,
+        weights: &head_w,
+        bias: &head_b,
+        normalize: false,
+    });
+    assert_eq!(reason(b.build()), Invalid::Labels);
+}
+
+#[test]
+fn arena_plan_reuses_memory_and_overlaps_are_refused() {
+    let blob = tiny_transformer().unwrap();
+    let m = Model::from_bytes(&blob).unwrap();
+    let total: usize = (0..m.num_tensors() as u16)
+        .map(|i| {
+            let t = m.tensor(i).unwrap();
+            (if t.per_token { m.max_len() } else { 1 }) * usize::from(t.cols)
+        })
+        .sum();
+    assert!(
+        m.arena_bytes() * 2 < total,
+        "arena {} vs {total} bytes of tensors",
+        m.arena_bytes()
+    );
+    // Move every tensor to offset 0: the loader must find the clash.
+    let mut desc = m.desc().clone();
+    let mut recs = desc.tensors.to_vec();
+    for r in recs.chunks_mut(12) {
+        r[..4].copy_from_slice(&0u32.to_le_bytes());
+    }
+    desc.tensors = &recs;
+    let err = Model::from_desc(desc).err().unwrap();
+    assert!(
+        matches!(
+            err,
+            Error::Invalid {
+                reason: Invalid::Overlap,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
