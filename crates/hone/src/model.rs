@@ -237,6 +237,19 @@ impl<'a> Model<'a> {
         self.layout.total * 4
     }
 
+    /// Classifies `text` in `scratch` (at least [`Self::scratch_words`] words): a shorthand
+    /// for [`crate::Runner::new`] + [`crate::Runner::classify`].
+    pub fn classify<'s>(
+        &self,
+        text: &str,
+        scratch: &'s mut [u32],
+    ) -> Result<crate::Prediction<'s>, Error>
+    where
+        'a: 's,
+    {
+        Ok(crate::Runner::new(self, scratch)?.into_prediction(text))
+    }
+
     /// The model's name.
     pub fn name(&self) -> &'a str {
         self.desc.name

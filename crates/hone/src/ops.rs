@@ -18,6 +18,7 @@ pub const FC_ROW_BLOCK: usize = 16;
 
 /// Quantisation of one int8 tensor.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct QParams {
     /// `real = scale · (q − zero_point)`.
     pub scale: f32,

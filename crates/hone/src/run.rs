@@ -7,6 +7,7 @@ use crate::ops::{self, QParams};
 
 /// The result of [`Runner::classify`].
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Prediction<'r> {
     /// Index of the most likely class.
     pub label: usize,
@@ -48,6 +49,23 @@ fn tensor(model: &Model<'_>, id: u16) -> TensorRec {
         zero_point: 0,
         scale: 1.0,
     })
+}
+
+/// Applies the head to the features in `scratch` and writes the log-probabilities.
+fn predict<'r, 'a: 'r>(model: &Model<'a>, scratch: &'r mut [u32]) -> Prediction<'r> {
+    let h = model.head;
+    let l = model.layout;
+    let (front, back) = scratch.split_at_mut(l.logits.0.min(scratch.len()));
+    let feats: &[f32] = bytemuck::cast_slice(front.get(l.features.0..l.features.1).unwrap_or(&[]));
+    let logits: &mut [f32] = bytemuck::cast_slice_mut(back.get_mut(..h.classes).unwrap_or(&mut []));
+    ops::head_logits(h.weights, h.bias, feats, logits);
+    ops::log_softmax(logits);
+    let label = ops::argmax(logits);
+    Prediction {
+        label,
+        name: model.labels().get(label).unwrap_or(""),
+        log_probs: logits,
+    }
 }
 
 fn region(s: &mut [u32], r: (usize, usize)) -> &mut [u32] {
@@ -118,21 +136,18 @@ impl<'m, 'a, 's> Runner<'m, 'a, 's> {
     pub fn classify(&mut self, text: &str) -> Prediction<'_> {
         self.tokenize(text);
         self.encode();
-        let h = self.model.head;
-        let l = self.layout();
-        let (front, back) = self.scratch.split_at_mut(l.logits.0);
-        let feats: &[f32] =
-            bytemuck::cast_slice(front.get(l.features.0..l.features.1).unwrap_or(&[]));
-        let logits: &mut [f32] =
-            bytemuck::cast_slice_mut(back.get_mut(..h.classes).unwrap_or(&mut []));
-        ops::head_logits(h.weights, h.bias, feats, logits);
-        ops::log_softmax(logits);
-        let label = ops::argmax(logits);
-        Prediction {
-            label,
-            name: self.model.labels().get(label).unwrap_or(""),
-            log_probs: logits,
-        }
+        predict(self.model, self.scratch)
+    }
+
+    /// Classifies `text`, giving the prediction the scratch buffer's lifetime (used by
+    /// [`Model::classify`]).
+    pub(crate) fn into_prediction(mut self, text: &str) -> Prediction<'s>
+    where
+        'a: 's,
+    {
+        self.tokenize(text);
+        self.encode();
+        predict(self.model, self.scratch)
     }
 
     /// Runs every op but the head, then writes the features.

@@ -123,3 +123,20 @@ fn long_prompts_are_truncated_to_max_len() {
     let p = r.classify(&long);
     assert!(p.label < m.num_classes());
 }
+
+#[test]
+fn model_classify_shorthand_agrees_with_runner() {
+    for (_, blob) in models() {
+        let m = Model::from_bytes(&blob).unwrap();
+        let mut s1 = vec![0u32; m.scratch_words()];
+        let mut s2 = vec![0u32; m.scratch_words()];
+        let a = m.classify("stop the music please", &mut s1).unwrap();
+        let (label, lp) = (a.label, a.log_probs.to_vec());
+        let mut r = Runner::new(&m, &mut s2).unwrap();
+        let b = r.classify("stop the music please");
+        assert_eq!(label, b.label);
+        assert_eq!(lp, b.log_probs);
+        let mut tiny = [0u32; 3];
+        assert!(matches!(m.classify("x", &mut tiny), Err(Error::ScratchTooSmall { .. })));
+    }
+}
