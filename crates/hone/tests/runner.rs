@@ -137,6 +137,9 @@ fn model_classify_shorthand_agrees_with_runner() {
         assert_eq!(label, b.label);
         assert_eq!(lp, b.log_probs);
         let mut tiny = [0u32; 3];
-        assert!(matches!(m.classify("x", &mut tiny), Err(Error::ScratchTooSmall { .. })));
+        assert!(matches!(
+            m.classify("x", &mut tiny),
+            Err(Error::ScratchTooSmall { .. })
+        ));
     }
 }
