@@ -1,0 +1,101 @@
+//! The Arm DSP kernels against their portable definitions, bit for bit, on Cortex-M4 under
+//! QEMU (`firmware/bench`, binary `kernel-check`), and the kernel benchmark firmware
+//! (`kernel-bench`) end to end.
+//!
+//! Logs: `cargo test -p hone-tests --test kernels -- --nocapture`.
+
+use std::{env, path::PathBuf, process::Command, sync::OnceLock};
+
+use hone_tests::qemu::{self, Board, Run};
+
+/// Firmware package holding both binaries.
+const PACKAGE: &str = "hone-fw-bench";
+
+/// Builds `firmware/bench` (release, Cortex-M4F) once per test process; returns its
+/// output directory.
+fn bench_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = qemu::firmware_dir();
+        let target = Board::Mps2An386.target();
+        let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = Command::new(cargo)
+            .current_dir(&dir)
+            .args(["build", "--release", "-p", PACKAGE, "--target", target])
+            .env("DEFMT_LOG", "info")
+            .output()
+            .expect("run cargo");
+        assert!(
+            out.status.success(),
+            "building {PACKAGE} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir.join("target").join(target).join("release")
+    })
+    .clone()
+}
+
+fn run(bin: &str) -> Run {
+    let run = qemu::run(Board::Mps2An386, &bench_dir().join(bin)).expect("run QEMU");
+    println!("{bin}:\n{}{}", run.log, run.stderr);
+    run
+}
+
+/// `(passed, failed)` from the `kernel-check: <n> passed, <m> failed` line.
+fn summary(log: &str) -> Option<(u32, u32)> {
+    let line = log.lines().find(|l| l.contains(" passed, "))?;
+    let rest = line.split_once("kernel-check: ")?.1;
+    let (p, f) = rest.split_once(" passed, ")?;
+    Some((
+        p.trim().parse().ok()?,
+        f.split_whitespace().next()?.parse().ok()?,
+    ))
+}
+
+#[test]
+fn dsp_kernels_are_bit_exact_with_portable_on_cortex_m4() {
+    let run = run("kernel-check");
+    assert!(
+        run.log.contains("kernel-check: backend arm-dsp"),
+        "the Cortex-M4 build must select the DSP kernels"
+    );
+    let (passed, failed) = summary(&run.log).expect("summary line");
+    assert_eq!(failed, 0, "mismatching cases (see log)");
+    assert_eq!(passed, 3300, "every case ran");
+    assert_eq!(run.status, Some(0));
+}
+
+#[test]
+fn kernel_bench_reports_portable_and_dsp_for_every_shape() {
+    let run = run("kernel-bench");
+    assert_eq!(
+        run.status,
+        Some(0),
+        "results differed or the firmware failed"
+    );
+    let m = run.metrics();
+    let shapes: Vec<&str> = m
+        .keys()
+        .filter_map(|k| k.strip_prefix("fc_")?.strip_suffix("_macs"))
+        .collect();
+    assert!(shapes.len() >= 5, "shapes: {shapes:?}");
+    for s in shapes {
+        let (rows, cols) = s.split_once('x').expect("RxC");
+        let (rows, cols): (u64, u64) = (rows.parse().unwrap(), cols.parse().unwrap());
+        assert_eq!(m[&format!("fc_{s}_macs")], rows * cols);
+        for k in ["portable", "dsp"] {
+            let v = m[&format!("fc_{s}_{k}")];
+            // Every MAC takes at least one instruction on either path.
+            assert!(v >= rows * cols / 2 && v > 0, "fc_{s}_{k}={v}");
+        }
+    }
+}
+
+#[test]
+fn summary_line_parses() {
+    assert_eq!(
+        summary("INFO  kernel-check: backend arm-dsp\nINFO  kernel-check: 12 passed, 3 failed\n"),
+        Some((12, 3))
+    );
+    assert_eq!(summary("INFO  nothing\n"), None);
+}
