@@ -1,6 +1,8 @@
 //! Copies the blobs the firmware embeds into OUT_DIR:
 //! `HONE_FW_GOLDEN` (a golden file from `hone golden`) and `HONE_FW_MODEL` (a model blob).
 //! An unset variable embeds an empty blob; the firmware then reports that nothing was embedded.
+//! Also writes `scratch.rs`: the model's exact inference scratch size (`SCRATCH_WORDS`), so
+//! the firmware reserves exactly what the model needs.
 use std::{env, fs, path::PathBuf};
 
 fn main() {
@@ -22,6 +24,20 @@ fn main() {
             }
             _ => Vec::new(),
         };
+        if name == "model.hone" {
+            let words = if bytes.is_empty() {
+                0
+            } else {
+                hone::Model::from_bytes(&bytes)
+                    .unwrap_or_else(|e| panic!("{var}: invalid model: {e:?}"))
+                    .scratch_words()
+            };
+            fs::write(
+                out.join("scratch.rs"),
+                format!("/// Inference scratch of the embedded model, in words.\npub const SCRATCH_WORDS: usize = {words};\n"),
+            )
+            .expect("write scratch.rs");
+        }
         fs::write(out.join(name), bytes).expect("write OUT_DIR blob");
     }
 }

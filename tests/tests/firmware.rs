@@ -11,8 +11,14 @@ use std::{
     sync::OnceLock,
 };
 
-use hone_golden::{i32_bytes, i8_bytes, Vector};
+use hone_golden::{
+    generate::{classify, parse_prompts, ClassifyCase},
+    i32_bytes, i8_bytes, model_crc, Vector,
+};
 use hone_tests::qemu::{self, Board, Embed, Run};
+
+/// Prompts of the classification vectors (relative to the tests crate).
+const PROMPTS: &str = "data/golden-prompts.txt";
 
 /// Matvec shapes (rows, cols) of the kernel golden vectors: degenerate, odd, and
 /// model-sized.
@@ -36,11 +42,34 @@ fn i8s(seed: u32, n: usize) -> Vec<i8> {
         .collect()
 }
 
-/// Golden file of `hone::kernels::matvec_i8` vectors computed by the host build.
-fn kernel_golden() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let data: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = MATVEC_SHAPES
+/// What the firmware embeds: a test model and the golden file computed with it.
+struct Fixture {
+    model: PathBuf,
+    golden: PathBuf,
+    /// Classification vectors (first in the file), then one matvec vector per shape.
+    cases: Vec<ClassifyCase>,
+}
+
+impl Fixture {
+    fn vectors(&self) -> usize {
+        self.cases.len() + MATVEC_SHAPES.len()
+    }
+}
+
+/// Test model (`hone::testutil::tiny_transformer`: every op of the runtime) and golden
+/// vectors computed by the host build: the prompts of `tests/data/golden-prompts.txt`, then
+/// `hone::kernels::matvec_i8` on [`MATVEC_SHAPES`].
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let blob = hone::testutil::tiny_transformer().expect("test model");
+        let model = dir.join("fw-test-model.hone");
+        fs::write(&model, &blob).unwrap();
+
+        let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(PROMPTS)).unwrap();
+        let cases = classify(&blob, &parse_prompts(&text)).expect("host classification");
+        let kernels: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = MATVEC_SHAPES
             .iter()
             .enumerate()
             .map(|(k, &(rows, cols))| {
@@ -51,14 +80,23 @@ fn kernel_golden() -> &'static Path {
                 (i8_bytes(&x), i8_bytes(&w), i32_bytes(&acc))
             })
             .collect();
-        let vectors: Vec<Vector<'_>> = data
+        let vectors: Vec<Vector<'_>> = cases
             .iter()
-            .map(|(x, w, acc)| Vector::Matvec { x, w, acc })
+            .map(ClassifyCase::vector)
+            .chain(
+                kernels
+                    .iter()
+                    .map(|(x, w, acc)| Vector::Matvec { x, w, acc }),
+            )
             .collect();
-        let bytes = hone_golden::write(0, &vectors).expect("encode golden file");
-        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("golden-kernels.bin");
-        fs::write(&path, bytes).expect("write golden file");
-        path
+        let bytes = hone_golden::write(model_crc(&blob), &vectors).expect("encode golden file");
+        let golden = dir.join("fw-golden.bin");
+        fs::write(&golden, bytes).unwrap();
+        Fixture {
+            model,
+            golden,
+            cases,
+        }
     })
 }
 
@@ -71,9 +109,10 @@ fn firmware(board: Board) -> PathBuf {
         Board::Nrf52840 => &BUILDS[2],
     };
     slot.get_or_init(|| {
+        let f = fixture();
         let embed = Embed {
-            golden: Some(kernel_golden()),
-            model: None,
+            golden: Some(&f.golden),
+            model: Some(&f.model),
         };
         qemu::build(board, &embed).unwrap_or_else(|e| panic!("{e}"))
     })
@@ -90,7 +129,8 @@ fn run(board: Board, elf: &Path) -> Run {
 fn assert_all_pass(board: Board) {
     let elf = firmware(board);
     let r = run(board, &elf);
-    let n = MATVEC_SHAPES.len();
+    let f = fixture();
+    let n = f.vectors();
     let expected: Vec<(usize, bool)> = (0..n).map(|i| (i, true)).collect();
     assert_eq!(r.golden_results(), expected, "{board} golden lines");
     assert!(
@@ -122,6 +162,21 @@ fn assert_all_pass(board: Board) {
         work as f64 / macs as f64
     );
 
+    // Every prompt was classified on the device, each with the host's label.
+    assert_eq!(r.metric("classify_count").unwrap(), f.cases.len() as u64);
+    for (i, c) in f.cases.iter().enumerate() {
+        let line = r
+            .log
+            .lines()
+            .find(|l| l.contains(&format!("golden {i}: classify")))
+            .unwrap_or_else(|| panic!("{board}: no line for vector {i}"));
+        let label = hone::testutil::LABELS[c.label as usize];
+        assert!(
+            line.contains(&format!("-> {label} PASS")),
+            "{board}: {line}"
+        );
+    }
+
     let peak = r.metric("golden_peak_stack_bytes").unwrap();
     let s = qemu::sizes(&elf).unwrap();
     let (flash, ram) = board.memory();
@@ -145,34 +200,71 @@ fn m0_reproduces_golden_vectors_in_qemu() {
     assert_all_pass(Board::Microbit);
 }
 
-/// Flipping one bit of one expected value in the flashed golden file makes that vector, and
-/// only that one, fail, and the firmware exit with the mismatch code.
-#[test]
-fn corrupted_golden_vector_fails() {
+/// The M4 image with one bit of `needle` (which must occur once, inside the golden file)
+/// flipped, run under QEMU.
+fn run_corrupted(needle: &[u8], byte: usize, name: &str) -> Run {
     let board = Board::Mps2An386;
     let elf = firmware(board);
-    let golden = fs::read(kernel_golden()).unwrap();
+    let golden = fs::read(&fixture().golden).unwrap();
     let mut image = fs::read(&elf).unwrap();
-    let at: Vec<usize> = image
-        .windows(golden.len())
-        .enumerate()
-        .filter(|(_, w)| *w == golden.as_slice())
-        .map(|(i, _)| i)
-        .collect();
-    assert_eq!(at.len(), 1, "golden file must appear once in the ELF");
-    // The file ends with the last vector's expected accumulators: flip the lowest bit of the
-    // last one's most significant byte.
-    image[at[0] + golden.len() - 1] ^= 1;
-    let bad = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hone-fw-corrupted.elf");
+    let find = |hay: &[u8], needle: &[u8]| -> Vec<usize> {
+        hay.windows(needle.len())
+            .enumerate()
+            .filter(|(_, w)| *w == needle)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let file_at = find(&image, &golden);
+    assert_eq!(file_at.len(), 1, "golden file must appear once in the ELF");
+    let at = find(&golden, needle);
+    assert_eq!(
+        at.len(),
+        1,
+        "the corrupted value must be unique in the golden file"
+    );
+    image[file_at[0] + at[0] + byte] ^= 1;
+    let bad = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     fs::write(&bad, &image).unwrap();
+    run(board, &bad)
+}
 
-    let r = run(board, &bad);
-    let last = MATVEC_SHAPES.len() - 1;
-    let expected: Vec<(usize, bool)> = (0..=last).map(|i| (i, i != last)).collect();
-    assert_eq!(r.golden_results(), expected);
+/// `(i, i != bad)` for every vector: only vector `bad` fails.
+fn only_fails(bad: usize) -> Vec<(usize, bool)> {
+    (0..fixture().vectors()).map(|i| (i, i != bad)).collect()
+}
+
+/// Flipping the lowest bit of one expected log-probability in the flashed golden file makes
+/// that vector, and only that one, fail, and the firmware exit with the mismatch code.
+#[test]
+fn corrupted_log_prob_fails() {
+    let f = fixture();
+    let k = 1;
+    let r = run_corrupted(&f.cases[k].log_probs, 0, "hone-fw-bad-logprob.elf");
+    assert_eq!(r.golden_results(), only_fails(k));
     assert!(
-        r.log
-            .contains(&format!("index: {}", MATVEC_SHAPES[last].0 - 1)),
+        r.log.contains(&format!("golden {k}: classify"))
+            && r.log.contains("FAIL log_probs Value { index: 0"),
+        "the FAIL line names the first differing log-probability"
+    );
+    assert_eq!(r.status, Some(2), "mismatch exit code");
+}
+
+/// The same for one accumulator of the last kernel vector.
+#[test]
+fn corrupted_accumulator_fails() {
+    let f = fixture();
+    let last = f.vectors() - 1;
+    let (rows, cols) = MATVEC_SHAPES[MATVEC_SHAPES.len() - 1];
+    let k = MATVEC_SHAPES.len() as u32 - 1;
+    let x = i8s(2 * k + 1, cols);
+    let w = i8s(2 * k + 2, rows * cols);
+    let mut acc = vec![0i32; rows];
+    hone::kernels::matvec_i8(&x, &w, &mut acc);
+    // Flip the lowest bit of the last accumulator's most significant byte.
+    let r = run_corrupted(&i32_bytes(&acc), 4 * rows - 1, "hone-fw-bad-acc.elf");
+    assert_eq!(r.golden_results(), only_fails(last));
+    assert!(
+        r.log.contains(&format!("index: {}", rows - 1)),
         "the FAIL line names the first differing accumulator"
     );
     assert_eq!(r.status, Some(2), "mismatch exit code");

@@ -10,7 +10,8 @@
 //! and Arm). Integers must be equal.
 //!
 //! With the `alloc` feature, [`write()`] and the `*_bytes` helpers build a golden file on the
-//! host.
+//! host; with `generate`, [`generate::classify`] computes classification vectors with the
+//! host build of `hone`.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -58,8 +59,10 @@ pub enum Vector<'a> {
         prompt: &'a str,
         /// Expected token ids, `u32` little-endian.
         tokens: &'a [u8],
-        /// Expected logits, `f32` bits little-endian.
-        logits: &'a [u8],
+        /// Expected head input features (the pooled vector), `f32` bits little-endian.
+        features: &'a [u8],
+        /// Expected log-probabilities of every class, `f32` bits little-endian.
+        log_probs: &'a [u8],
         /// Expected predicted label.
         label: u32,
     },
@@ -93,6 +96,8 @@ impl core::fmt::Display for Error {
         }
     }
 }
+
+impl core::error::Error for Error {}
 
 /// A parsed golden file: its header and a reader over its vectors.
 #[derive(Debug, Clone, Copy)]
@@ -213,7 +218,7 @@ fn check_words(
     actual: impl ExactSizeIterator<Item = u32>,
     same: impl Fn(u32, u32) -> bool,
 ) -> Result<(), Mismatch> {
-    if expected.len() % 4 != 0 || expected.len() / 4 != actual.len() {
+    if !expected.len().is_multiple_of(4) || expected.len() / 4 != actual.len() {
         return Err(Mismatch::Length {
             expected: expected.len() / 4,
             actual: actual.len(),
@@ -255,6 +260,8 @@ pub fn check_u32(
     check_words(expected, actual, |e, a| e == a)
 }
 
+#[cfg(feature = "generate")]
+pub mod generate;
 #[cfg(feature = "alloc")]
 mod write;
 #[cfg(feature = "alloc")]

@@ -19,7 +19,8 @@ fn sample() -> alloc::vec::Vec<u8> {
             Vector::Classify {
                 prompt: "turn on the lights",
                 tokens: &tokens,
-                logits: &logits,
+                features: &logits,
+                log_probs: &logits,
                 label: 1,
             },
         ],
@@ -43,9 +44,11 @@ fn round_trip() {
         Vector::Classify {
             prompt,
             tokens,
-            logits,
+            features,
+            log_probs: logits,
             label,
         } => {
+            assert_eq!(features, logits);
             assert_eq!(*prompt, "turn on the lights");
             assert_eq!(check_u32(tokens, [101, 7, 102].into_iter()), Ok(()));
             // An expected NaN accepts a NaN of either sign.
@@ -103,4 +106,54 @@ fn corrupt_files_are_errors_not_panics() {
     extra.push(0);
     let g = Golden::parse(&extra).expect("header ok");
     assert_eq!(g.vectors().last(), Some(Err(Error::TrailingBytes)));
+}
+
+#[cfg(feature = "generate")]
+#[test]
+fn generated_vectors_match_a_second_host_run() {
+    use hone::{Model, Runner};
+    let blob = hone::testutil::tiny_transformer().expect("test model");
+    let prompts = ["turn the lights off", "", "play music please", "日本語 !!!"];
+    let cases = generate::classify(&blob, &prompts).expect("generate");
+    let vectors: alloc::vec::Vec<Vector<'_>> = cases.iter().map(|c| c.vector()).collect();
+    let bytes = write(model_crc(&blob), &vectors).expect("encode");
+    let g = Golden::parse(&bytes).expect("parse");
+    assert_eq!(g.header.model_crc, model_crc(&blob));
+
+    let model = Model::from_bytes(&blob).expect("model");
+    let mut scratch = vec![0u32; model.scratch_words()];
+    let mut r = Runner::new(&model, &mut scratch).expect("runner");
+    for (v, prompt) in g.vectors().zip(prompts) {
+        let Ok(Vector::Classify {
+            prompt: p,
+            tokens,
+            features,
+            log_probs,
+            label,
+        }) = v
+        else {
+            panic!("not a classify vector");
+        };
+        assert_eq!(p, prompt);
+        assert_eq!(check_f32(features, r.features(prompt)), Ok(()));
+        let ids = r.tokens().iter().map(|&t| u32::from(t));
+        assert_eq!(
+            check_u32(tokens, ids.collect::<alloc::vec::Vec<_>>().into_iter()),
+            Ok(())
+        );
+        let pred = r.classify(prompt);
+        assert_eq!(check_f32(log_probs, pred.log_probs), Ok(()));
+        assert_eq!(label as usize, pred.label);
+        assert!(!tokens.is_empty() || prompt.is_empty());
+    }
+}
+
+#[cfg(feature = "generate")]
+#[test]
+fn prompts_file() {
+    let text = "# comment\nturn it off\n\n  \n<empty>\n  spaced  \n";
+    assert_eq!(
+        generate::parse_prompts(text),
+        ["turn it off", "", "  spaced  "]
+    );
 }

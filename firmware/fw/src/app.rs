@@ -1,6 +1,7 @@
-//! The sequence every board runs: check the golden vectors, then report measurements.
+//! The sequence every board runs: flash self-test, model load, golden vectors, measurements.
 
 use embedded_storage::nor_flash::ReadNorFlash;
+use hone::{Model, Runner};
 
 use crate::{
     blobs, check, exit,
@@ -12,11 +13,11 @@ use crate::{
 /// Runs every check and returns the exit code ([`crate::exit`]).
 pub fn run<C: Clock, B: Backend>(board: &str, clock: C, flash: B) -> i32 {
     let mut meter = Meter::new(clock);
-    let (model, golden) = (blobs::model(), blobs::golden());
+    let (model_blob, golden) = (blobs::model(), blobs::golden());
     defmt::info!(
         "hone-fw on {=str}: model {=usize} bytes, golden file {=usize} bytes",
         board,
-        model.len(),
+        model_blob.len(),
         golden.len()
     );
     metric("clock_overhead", meter.overhead());
@@ -26,6 +27,7 @@ pub fn run<C: Clock, B: Backend>(board: &str, clock: C, flash: B) -> i32 {
     let ((), work) = meter.measure(|| measure::busy_loop(n));
     metric("calibration_expected", measure::busy_loop_instructions(n));
     metric("calibration_measured", work);
+
     let Some(mut storage) = Storage::take(flash) else {
         defmt::error!("flash: FAIL storage region unavailable");
         return exit::BAD_INPUT;
@@ -45,7 +47,47 @@ pub fn run<C: Clock, B: Backend>(board: &str, clock: C, flash: B) -> i32 {
         defmt::error!("no golden vectors embedded (build with HONE_FW_GOLDEN=<file>)");
         return exit::BAD_INPUT;
     }
-    let (result, peak) = stack::peak(|| check::run(golden, model, &mut meter));
+
+    // The model: validated once, borrowed from flash.
+    let model = if model_blob.is_empty() {
+        None
+    } else {
+        let ((model, work), peak) = stack::peak(|| meter.measure(|| Model::from_bytes(model_blob)));
+        match model {
+            Ok(m) => {
+                defmt::info!(
+                    "model {=str:?}: {=usize} classes, {=usize} features, scratch {=usize} bytes",
+                    m.name(),
+                    m.num_classes(),
+                    m.feature_dim(),
+                    m.scratch_bytes()
+                );
+                metric("model_load_work", work);
+                metric("model_load_peak_stack_bytes", u64::from(peak));
+                metric("scratch_bytes", m.scratch_bytes() as u64);
+                Some(m)
+            }
+            Err(e) => {
+                defmt::error!("model rejected: {}", defmt::Debug2Format(&e));
+                return exit::BAD_INPUT;
+            }
+        }
+    };
+    // Scratch sized at build time from the embedded model (`blobs::SCRATCH_WORDS`), in .bss.
+    let scratch = cortex_m::singleton!(: [u32; blobs::SCRATCH_WORDS] = [0; blobs::SCRATCH_WORDS]);
+    let mut runner = match (&model, scratch) {
+        (Some(m), Some(scratch)) => match Runner::new(m, scratch) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                defmt::error!("runner: {}", defmt::Debug2Format(&e));
+                return exit::BAD_INPUT;
+            }
+        },
+        _ => None,
+    };
+
+    let (result, peak) =
+        stack::peak(|| check::run(golden, model_blob, runner.as_mut(), &mut meter));
     metric("golden_peak_stack_bytes", u64::from(peak));
     let summary = match result {
         Ok(s) => s,
@@ -57,6 +99,15 @@ pub fn run<C: Clock, B: Backend>(board: &str, clock: C, flash: B) -> i32 {
     if summary.matvec_macs > 0 {
         metric("matvec_macs", summary.matvec_macs);
         metric("matvec_work", summary.matvec_work);
+    }
+    if summary.classified > 0 {
+        metric("classify_count", u64::from(summary.classified));
+        metric(
+            "classify_work_mean",
+            summary.classify_work / u64::from(summary.classified),
+        );
+        metric("classify_work_max", summary.classify_work_max);
+        metric("classify_max_tokens", summary.max_tokens as u64);
     }
     defmt::info!(
         "golden summary: {=u32} of {=u32} vectors passed",

@@ -19,3 +19,5 @@ pub fn model() -> &'static [u8] {
 pub fn golden() -> &'static [u8] {
     &GOLDEN.0
 }
+
+include!(concat!(env!("OUT_DIR"), "/scratch.rs"));

@@ -4,7 +4,8 @@
 //! One line per vector: `golden <i>: <kind> … PASS (<n> <unit>)` or `golden <i>: … FAIL <first
 //! difference>`.
 
-use hone_golden::{Golden, Vector};
+use hone::Runner;
+use hone_golden::{Golden, Mismatch, Vector};
 
 use crate::measure::{Clock, Meter};
 
@@ -36,10 +37,24 @@ pub struct Summary {
     pub matvec_macs: u64,
     /// Work measured for those matvec vectors (in the meter's unit).
     pub matvec_work: u64,
+    /// Classification vectors run.
+    pub classified: u32,
+    /// Total work of `Runner::classify` over them.
+    pub classify_work: u64,
+    /// Most work of one `Runner::classify`.
+    pub classify_work_max: u64,
+    /// Most tokens of one prompt.
+    pub max_tokens: usize,
 }
 
-/// Checks every vector of `golden` against `model`, printing a line per vector.
-pub fn run<C: Clock>(golden: &[u8], model: &[u8], meter: &mut Meter<C>) -> Result<Summary, Error> {
+/// Checks every vector of `golden` against `model` (the blob `runner` executes), printing a
+/// line per vector. Classification vectors fail when there is no runner.
+pub fn run<C: Clock>(
+    golden: &[u8],
+    model: &[u8],
+    mut runner: Option<&mut Runner<'_, '_, '_>>,
+    meter: &mut Meter<C>,
+) -> Result<Summary, Error> {
     let g = Golden::parse(golden).map_err(Error::Golden)?;
     if g.header.model_crc != 0 {
         let actual = hone_golden::model_crc(model);
@@ -54,6 +69,27 @@ pub fn run<C: Clock>(golden: &[u8], model: &[u8], meter: &mut Meter<C>) -> Resul
     for (i, v) in g.vectors().enumerate() {
         let ok = match v.map_err(Error::Golden)? {
             Vector::Matvec { x, w, acc } => matvec(i, x, w, acc, meter, &mut s),
+            Vector::Classify {
+                prompt,
+                tokens,
+                features,
+                log_probs,
+                label,
+            } => match runner.as_deref_mut() {
+                Some(r) => {
+                    let expected = Expected {
+                        tokens,
+                        features,
+                        log_probs,
+                        label,
+                    };
+                    classify(i, prompt, &expected, r, meter, &mut s)
+                }
+                None => {
+                    defmt::error!("golden {=usize}: classify FAIL no model embedded", i);
+                    false
+                }
+            },
             _ => {
                 defmt::error!("golden {=usize}: FAIL unsupported vector kind", i);
                 false
@@ -77,7 +113,10 @@ fn matvec<C: Clock>(
     s: &mut Summary,
 ) -> bool {
     let (rows, cols) = (expected.len() / 4, x.len());
-    if rows > MAX_ROWS || rows.checked_mul(cols) != Some(w.len()) || expected.len() % 4 != 0 {
+    if rows > MAX_ROWS
+        || rows.checked_mul(cols) != Some(w.len())
+        || !expected.len().is_multiple_of(4)
+    {
         defmt::error!(
             "golden {=usize}: matvec FAIL malformed vector ({=usize} rows, {=usize} cols, {=usize} weights)",
             i, rows, cols, w.len()
@@ -111,6 +150,77 @@ fn matvec<C: Clock>(
                 rows,
                 cols,
                 m
+            );
+            false
+        }
+    }
+}
+
+/// Expected outputs of a classification vector.
+struct Expected<'a> {
+    tokens: &'a [u8],
+    features: &'a [u8],
+    log_probs: &'a [u8],
+    label: u32,
+}
+
+fn classify<C: Clock>(
+    i: usize,
+    prompt: &str,
+    e: &Expected<'_>,
+    runner: &mut Runner<'_, '_, '_>,
+    meter: &mut Meter<C>,
+    s: &mut Summary,
+) -> bool {
+    let features = hone_golden::check_f32(e.features, runner.features(prompt));
+    let ids = runner.tokens();
+    let n_tokens = ids.len();
+    let tokens = hone_golden::check_u32(e.tokens, ids.iter().map(|&t| u32::from(t)));
+    let (p, work) = meter.measure(|| runner.classify(prompt));
+    let log_probs = hone_golden::check_f32(e.log_probs, p.log_probs);
+    let label_ok = u32::try_from(p.label) == Ok(e.label);
+    let failure: Option<(&str, Option<Mismatch>)> = match (tokens, features, log_probs) {
+        (Err(m), _, _) => Some(("tokens", Some(m))),
+        (_, Err(m), _) => Some(("features", Some(m))),
+        (_, _, Err(m)) => Some(("log_probs", Some(m))),
+        _ if !label_ok => Some(("label", None)),
+        _ => None,
+    };
+    match failure {
+        None => {
+            s.classified += 1;
+            s.classify_work += work;
+            s.classify_work_max = s.classify_work_max.max(work);
+            s.max_tokens = s.max_tokens.max(n_tokens);
+            defmt::info!(
+                "golden {=usize}: classify {=str:?} -> {=str} PASS ({=usize} tokens, {=u64} {=str})",
+                i,
+                prompt,
+                p.name,
+                n_tokens,
+                work,
+                meter.unit().name()
+            );
+            true
+        }
+        Some((what, Some(m))) => {
+            defmt::error!(
+                "golden {=usize}: classify {=str:?} FAIL {=str} {}",
+                i,
+                prompt,
+                what,
+                m
+            );
+            false
+        }
+        Some((what, None)) => {
+            defmt::error!(
+                "golden {=usize}: classify {=str:?} FAIL {=str} {=usize}, expected {=u32}",
+                i,
+                prompt,
+                what,
+                p.label,
+                e.label
             );
             false
         }

@@ -72,13 +72,15 @@ impl<B: Backend> Storage<B> {
         });
         let start = ptr::addr_of!(_hone_storage_start) as usize;
         let end = ptr::addr_of!(_hone_storage_end) as usize;
-        (first && end > start && start % B::PAGE == 0 && (end - start) % B::PAGE == 0).then_some(
-            Self {
-                start,
-                len: end - start,
-                backend,
-            },
-        )
+        (first
+            && end > start
+            && start.is_multiple_of(B::PAGE)
+            && (end - start).is_multiple_of(B::PAGE))
+        .then_some(Self {
+            start,
+            len: end - start,
+            backend,
+        })
     }
 
     /// Absolute address of the region's first byte.
@@ -88,7 +90,7 @@ impl<B: Backend> Storage<B> {
 
     fn range(&self, offset: u32, len: usize, align: usize) -> Result<usize, Error> {
         let offset = offset as usize;
-        if offset % align != 0 || len % align != 0 {
+        if !offset.is_multiple_of(align) || !len.is_multiple_of(align) {
             return Err(Error::NotAligned);
         }
         match offset.checked_add(len) {

@@ -1,1 +1,28 @@
-fn main() {}
+//! The `hone` command line.
+
+mod golden;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hone",
+    version,
+    about = "hone: int8 text classifiers on microcontrollers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Golden vectors for the firmware: the host build's exact outputs for a prompts file.
+    Golden(golden::GoldenArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Golden(args) => golden::run(&args).map(|_| ()),
+    }
+}
