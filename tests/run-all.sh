@@ -58,3 +58,5 @@ section "firmware (own workspace; its QEMU runs are in the host tests above)"
   cargo clippy -p hone-fw-qemu --release --target thumbv6m-none-eabi -- -D warnings
   RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 )
+# Measurements of the QEMU runs above (tests/tests/firmware.rs, measurement_table).
+cat target/tmp/firmware-report.md

@@ -28,13 +28,15 @@ pub enum Board {
     Microbit,
     /// A real nRF52840 (built and size-checked only).
     Nrf52840,
+    /// `mps2-an386` running the variant that receives its model at run time (`hone-fw-heap`).
+    Mps2An386Heap,
 }
 
 impl Board {
     /// Rust target triple.
     pub fn target(self) -> &'static str {
         match self {
-            Board::Mps2An386 | Board::Nrf52840 => "thumbv7em-none-eabihf",
+            Board::Mps2An386 | Board::Nrf52840 | Board::Mps2An386Heap => "thumbv7em-none-eabihf",
             Board::Microbit => "thumbv6m-none-eabi",
         }
     }
@@ -44,13 +46,16 @@ impl Board {
         match self {
             Board::Mps2An386 | Board::Microbit => "hone-fw-qemu",
             Board::Nrf52840 => "hone-fw-nrf52840",
+            Board::Mps2An386Heap => "hone-fw-heap",
         }
     }
 
     /// QEMU machine and CPU arguments, if QEMU emulates this board.
     pub fn qemu_machine(self) -> Option<&'static [&'static str]> {
         match self {
-            Board::Mps2An386 => Some(&["-machine", "mps2-an386", "-cpu", "cortex-m4"]),
+            Board::Mps2An386 | Board::Mps2An386Heap => {
+                Some(&["-machine", "mps2-an386", "-cpu", "cortex-m4"])
+            }
             Board::Microbit => Some(&["-machine", "microbit"]),
             Board::Nrf52840 => None,
         }
@@ -59,7 +64,7 @@ impl Board {
     /// Flash and RAM of the part, in bytes.
     pub fn memory(self) -> (u64, u64) {
         match self {
-            Board::Mps2An386 => (4 << 20, 4 << 20),
+            Board::Mps2An386 | Board::Mps2An386Heap => (4 << 20, 4 << 20),
             Board::Microbit => (256 << 10, 16 << 10),
             Board::Nrf52840 => (1 << 20, 256 << 10),
         }
@@ -72,6 +77,7 @@ impl fmt::Display for Board {
             Board::Mps2An386 => "mps2-an386 (Cortex-M4F)",
             Board::Microbit => "microbit (Cortex-M0)",
             Board::Nrf52840 => "nrf52840 (Cortex-M4F)",
+            Board::Mps2An386Heap => "mps2-an386 (Cortex-M4F), model received at run time",
         })
     }
 }
@@ -162,6 +168,23 @@ impl Run {
 
 /// Runs `elf` under QEMU for `board` (inside `timeout`) and decodes its defmt output.
 pub fn run(board: Board, elf: &Path) -> io::Result<Run> {
+    run_with_args(board, elf, &[])
+}
+
+/// [`run`], passing `args` as the firmware's semihosting command line (after its name).
+pub fn run_with_args(board: Board, elf: &Path, args: &[&str]) -> io::Result<Run> {
+    let mut semihosting = String::from("enable=on,target=native");
+    if !args.is_empty() {
+        semihosting += &format!(",arg={}", board.package());
+        for a in args {
+            if a.contains(',') {
+                return Err(other(format!(
+                    "QEMU cannot pass an argument with a comma: {a}"
+                )));
+            }
+            semihosting += &format!(",arg={a}");
+        }
+    }
     let machine = board
         .qemu_machine()
         .ok_or_else(|| other(format!("QEMU does not emulate {board}")))?;
@@ -171,7 +194,7 @@ pub fn run(board: Board, elf: &Path) -> io::Result<Run> {
         .args(machine)
         .args(["-display", "none", "-serial", "null", "-monitor", "none"])
         .args(["-icount", &format!("shift={ICOUNT_SHIFT}")])
-        .args(["-semihosting-config", "enable=on,target=native"])
+        .args(["-semihosting-config", &semihosting])
         .arg("-kernel")
         .arg(elf)
         .stdin(Stdio::null())
@@ -263,6 +286,21 @@ pub fn sizes(elf: &Path) -> io::Result<Sizes> {
         )));
     }
     Ok(parse_size_a(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Demangled symbol names of an ELF (`arm-none-eabi-nm -C`), one per line.
+pub fn symbols(elf: &Path) -> io::Result<String> {
+    let out = Command::new("arm-none-eabi-nm")
+        .arg("-C")
+        .arg(elf)
+        .output()?;
+    if !out.status.success() {
+        return Err(other(format!(
+            "arm-none-eabi-nm failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Parses the output of `size -A` (lines `name size addr`).

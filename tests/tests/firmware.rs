@@ -100,13 +100,14 @@ fn fixture() -> &'static Fixture {
     })
 }
 
-/// Builds `board` once per test process with the kernel golden vectors embedded.
+/// Builds `board` once per test process with the test model and golden file embedded.
 fn firmware(board: Board) -> PathBuf {
-    static BUILDS: [OnceLock<PathBuf>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    static BUILDS: [OnceLock<PathBuf>; 4] = [const { OnceLock::new() }; 4];
     let slot = match board {
         Board::Mps2An386 => &BUILDS[0],
         Board::Microbit => &BUILDS[1],
         Board::Nrf52840 => &BUILDS[2],
+        Board::Mps2An386Heap => &BUILDS[3],
     };
     slot.get_or_init(|| {
         let f = fixture();
@@ -125,10 +126,21 @@ fn run(board: Board, elf: &Path) -> Run {
     r
 }
 
+/// The run of the embedded-golden firmware on a QEMU board, once per test process.
+fn golden_run(board: Board) -> &'static Run {
+    static RUNS: [OnceLock<Run>; 2] = [OnceLock::new(), OnceLock::new()];
+    let slot = match board {
+        Board::Mps2An386 => &RUNS[0],
+        Board::Microbit => &RUNS[1],
+        Board::Nrf52840 | Board::Mps2An386Heap => panic!("no embedded-golden run for {board}"),
+    };
+    slot.get_or_init(|| run(board, &firmware(board)))
+}
+
 /// Every golden vector reported, all passed, exit 0, and the counter counts instructions.
 fn assert_all_pass(board: Board) {
     let elf = firmware(board);
-    let r = run(board, &elf);
+    let r = golden_run(board);
     let f = fixture();
     let n = f.vectors();
     let expected: Vec<(usize, bool)> = (0..n).map(|i| (i, true)).collect();
@@ -198,6 +210,46 @@ fn m4_reproduces_golden_vectors_in_qemu() {
 #[test]
 fn m0_reproduces_golden_vectors_in_qemu() {
     assert_all_pass(Board::Microbit);
+}
+
+/// Measurements of both QEMU boards as a Markdown table, written to
+/// `target/tmp/firmware-report.md` (and printed).
+#[test]
+fn measurement_table() {
+    let mut t = String::from(
+        "| board | flash (B) | of which golden vectors (B) | static RAM (B) | peak stack (B) \
+         | model load (instr.) | inference (instr., mean / max over prompts) | tokens (max) \
+         | matvec (instr./MAC) |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    let golden = fs::metadata(&fixture().golden).unwrap().len();
+    for board in [Board::Mps2An386, Board::Microbit] {
+        let r = golden_run(board);
+        let s = qemu::sizes(&firmware(board)).unwrap();
+        let m = |k: &str| r.metric(k).unwrap();
+        let peak = m("golden_peak_stack_bytes").max(m("model_load_peak_stack_bytes"));
+        t += &format!(
+            "| {board} | {} | {golden} | {} | {peak} | {} | {} / {} | {} | {:.2} |\n",
+            s.flash,
+            s.static_ram,
+            m("model_load_work"),
+            m("classify_work_mean"),
+            m("classify_work_max"),
+            m("classify_max_tokens"),
+            m("matvec_work") as f64 / m("matvec_macs") as f64,
+        );
+    }
+    t += &format!(
+        "\nModel: hone::testutil::tiny_transformer ({} B blob); prompts: tests/{PROMPTS}; \
+         instructions counted under QEMU -icount shift={} (not cycles).\n",
+        fs::metadata(&fixture().model).unwrap().len(),
+        qemu::ICOUNT_SHIFT
+    );
+    println!("{t}");
+    fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("firmware-report.md"),
+        &t,
+    )
+    .unwrap();
 }
 
 /// The M4 image with one bit of `needle` (which must occur once, inside the golden file)
@@ -279,4 +331,61 @@ fn nrf52840_builds_and_fits() {
     println!("{board}: {s:?}");
     assert!(s.flash > 0 && s.flash <= flash, "{board} flash {}", s.flash);
     assert!(s.static_ram <= ram, "{board} static RAM {}", s.static_ram);
+}
+
+/// The heap variant receives the model at run time (over semihosting) and reproduces every
+/// golden vector with it; a missing file or another model is refused.
+#[test]
+fn model_received_at_run_time_reproduces_golden_vectors() {
+    let board = Board::Mps2An386Heap;
+    let elf = firmware(board);
+    let f = fixture();
+    let model = f.model.to_str().expect("UTF-8 path");
+    let r = qemu::run_with_args(board, &elf, &[model]).unwrap();
+    println!("--- {board}: exit {:?}\n{}{}", r.status, r.log, r.stderr);
+    let len = fs::metadata(&f.model).unwrap().len();
+    assert!(
+        r.log.contains(&format!(
+            "model received at run time: {len} bytes on the heap"
+        )),
+        "heap path used"
+    );
+    let n = f.vectors();
+    assert_eq!(
+        r.golden_results(),
+        (0..n).map(|i| (i, true)).collect::<Vec<_>>()
+    );
+    assert_eq!(r.status, Some(0));
+
+    // Another model: the golden file's model CRC no longer matches.
+    let other = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fw-other-model.hone");
+    fs::write(&other, hone::testutil::tiny_model().unwrap()).unwrap();
+    let r = qemu::run_with_args(board, &elf, &[other.to_str().unwrap()]).unwrap();
+    assert!(
+        r.log.contains("golden file rejected: ModelCrc"),
+        "{}",
+        r.log
+    );
+    assert_eq!(r.status, Some(3));
+
+    let r = qemu::run_with_args(board, &elf, &["/nonexistent/model.hone"]).unwrap();
+    assert!(r.log.contains("model not received"), "{}", r.log);
+    assert_eq!(r.status, Some(3));
+}
+
+/// Only the run-time-model variant links an allocator.
+#[test]
+fn default_firmware_is_heap_free() {
+    let has_allocator = |board| {
+        qemu::symbols(&firmware(board))
+            .unwrap()
+            .contains("as core::alloc::global::GlobalAlloc>::alloc")
+    };
+    for board in [Board::Mps2An386, Board::Microbit, Board::Nrf52840] {
+        assert!(!has_allocator(board), "{board} links an allocator");
+    }
+    assert!(
+        has_allocator(Board::Mps2An386Heap),
+        "the check sees an allocator"
+    );
 }

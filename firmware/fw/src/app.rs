@@ -10,10 +10,27 @@ use crate::{
     stack,
 };
 
-/// Runs every check and returns the exit code ([`crate::exit`]).
+/// Runs every check with the model embedded in flash and a scratch buffer sized for it at
+/// build time (in `.bss`); returns the exit code ([`crate::exit`]).
 pub fn run<C: Clock, B: Backend>(board: &str, clock: C, flash: B) -> i32 {
+    // Scratch sized at build time from the embedded model (`blobs::SCRATCH_WORDS`).
+    match cortex_m::singleton!(: [u32; blobs::SCRATCH_WORDS] = [0; blobs::SCRATCH_WORDS]) {
+        Some(scratch) => run_with(board, clock, flash, blobs::model(), scratch),
+        None => exit::BAD_INPUT,
+    }
+}
+
+/// Runs every check with `model_blob` (empty: kernel vectors only) and `scratch` (at least
+/// the model's `scratch_words`); returns the exit code ([`crate::exit`]).
+pub fn run_with<C: Clock, B: Backend>(
+    board: &str,
+    clock: C,
+    flash: B,
+    model_blob: &[u8],
+    scratch: &mut [u32],
+) -> i32 {
     let mut meter = Meter::new(clock);
-    let (model_blob, golden) = (blobs::model(), blobs::golden());
+    let golden = blobs::golden();
     defmt::info!(
         "hone-fw on {=str}: model {=usize} bytes, golden file {=usize} bytes",
         board,
@@ -73,17 +90,15 @@ pub fn run<C: Clock, B: Backend>(board: &str, clock: C, flash: B) -> i32 {
             }
         }
     };
-    // Scratch sized at build time from the embedded model (`blobs::SCRATCH_WORDS`), in .bss.
-    let scratch = cortex_m::singleton!(: [u32; blobs::SCRATCH_WORDS] = [0; blobs::SCRATCH_WORDS]);
-    let mut runner = match (&model, scratch) {
-        (Some(m), Some(scratch)) => match Runner::new(m, scratch) {
+    let mut runner = match &model {
+        Some(m) => match Runner::new(m, scratch) {
             Ok(r) => Some(r),
             Err(e) => {
                 defmt::error!("runner: {}", defmt::Debug2Format(&e));
                 return exit::BAD_INPUT;
             }
         },
-        _ => None,
+        None => None,
     };
 
     let (result, peak) =
