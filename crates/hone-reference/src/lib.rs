@@ -1,1 +1,2 @@
 //! Float reference of the hone maths (std). See the crate README.
+pub mod nll;

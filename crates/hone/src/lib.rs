@@ -42,6 +42,7 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+pub mod adapt;
 #[cfg(feature = "alloc")]
 pub mod builder;
 mod error;

@@ -1,0 +1,74 @@
+//! On-device adaptation of the last layer: enrol new labels and fine-tune the head by
+//! maximum likelihood, within a fixed, statically known amount of RAM.
+//!
+//! # The objective is maximum-likelihood estimation
+//!
+//! The head turns a frozen feature vector `h` into class probabilities
+//! `p_θ(y | h) = softmax(W h + b)[y]`. Given the prompts the user labelled,
+//! `D = {(h_i, y_i)}`, the most likely head is the one that maximises `Π_i p_θ(y_i | h_i)`,
+//! i.e. minimises the negative log-likelihood
+//!
+//! ```text
+//! L(θ) = Σ_i w_i · (−log softmax(W h_i + b)[y_i])  +  λ/2 · ‖W − W_pre‖²
+//! ```
+//!
+//! The first term is the cross-entropy of the model against the user's labels (with label
+//! smoothing ε the one-hot target becomes `(1 − ε)·onehot + ε/K`). The second is a Gaussian
+//! prior centred on the starting weights, so the minimiser is a maximum *a posteriori*
+//! estimate: with few examples the data move the head only as far as they justify. Its
+//! gradient is simple and exact: `∂L/∂z_c = w_i (p_c − t_c)` for the logits `z`, hence
+//! `∂L/∂W_c = Σ_i w_i (p_ic − t_ic) h_i + λ (W_c − W_pre,c)` and `∂L/∂b_c = Σ_i w_i (p_ic − t_ic)`.
+//!
+//! # Why training starts from the pre-trained weights
+//!
+//! The pre-trained rows already encode the 100+ intents the model shipped with; a random
+//! start would forget them and need far more data than a user types. So the old rows stay
+//! in flash untouched (their RAM cost is zero), and each *new* row starts from
+//! *imprinting*: the L2-normalised mean feature of its examples, scaled to the mean norm of
+//! the old rows, with the mean old bias — already a good nearest-class-mean classifier,
+//! calibrated so that it competes fairly with the old rows. Fine-tuning then only has to
+//! correct it, and `W_pre` in the prior is that starting point.
+//!
+//! Because the old rows are frozen and the features are cached, each example's old-class
+//! log-sum-exp, old target logit and sum of old logits are computed once per training run
+//! ([`Trainer`]); a training step then costs only the new rows' arithmetic.
+//!
+//! # Sum or mean, and class balance
+//!
+//! With [`Reduction::Sum`] the data term grows with the number of examples, so the prior
+//! matters less as the user collects more (the textbook posterior); the learning rate must
+//! then be smaller for large batches. With [`Reduction::Mean`] the data term is an average
+//! over the mini-batch, so the step size does not depend on the batch size and `λ` is a
+//! fixed trade-off. A user who collects 30 prompts of one intent and 3 of another would
+//! otherwise teach the head mostly the first: with [`TrainConfig::class_balanced`] each
+//! example is weighted `w_i = n / (K · n_{y_i})` (`n` training examples over `K` classes
+//! present), so every class contributes the same total weight and `Σ w_i = n`.
+//!
+//! # Never worse
+//!
+//! [`Trainer::train`] holds out part of the examples (every `k`-th of each class) or, when
+//! there are few, runs `k`-fold cross-validation to choose the number of epochs; it keeps
+//! the head with the best validation NLL and rolls back to the starting head when
+//! training does not improve it.
+//!
+//! # RAM
+//!
+//! Everything lives in const-generic, heap-free structures whose size is known at compile
+//! time: [`Head`] (new rows, their anchors, names), [`Store`] (f16 features) and
+//! [`Workspace`] (optimiser state, best-head snapshot, per-example caches).
+//! [`ram_bytes`] adds them up.
+
+mod error;
+mod head;
+mod optim;
+mod store;
+mod train;
+
+pub use error::AdaptError;
+pub use head::{Calibration, Head, NewRows, LABEL_LEN};
+pub use optim::{Optimizer, Schedule};
+pub use store::{Example, Store};
+pub use train::{
+    class_weights, ram_bytes, Reduction, StepInfo, TrainConfig, TrainReport, Trainer, Validation,
+    Workspace, MAX_BATCH, MAX_EPOCHS,
+};

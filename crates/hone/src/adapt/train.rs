@@ -1,0 +1,491 @@
+//! [`Trainer`]: mini-batch NLL fine-tuning of the enrolled rows, with validation and rollback.
+
+use core::mem::size_of;
+
+mod fit;
+
+use super::{AdaptError, Head, NewRows, Optimizer, Schedule, Store};
+use crate::quant::{exp_f32, ln_f32};
+
+/// Largest mini-batch.
+pub const MAX_BATCH: usize = 32;
+/// Most epochs per training run.
+pub const MAX_EPOCHS: usize = 128;
+
+/// How the per-example losses of a mini-batch are combined (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Reduction {
+    /// `Σ_i w_i ℓ_i`.
+    Sum,
+    /// `(1/B) Σ_i w_i ℓ_i` over a batch of `B`.
+    Mean,
+}
+
+/// Which examples decide whether training helped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Validation {
+    /// Train on everything, keep the last head (no rollback).
+    None,
+    /// Hold out every `every`-th example of each class (`every ≥ 2`); keep the epoch with the
+    /// best held-out NLL, or the starting head if no epoch beats it.
+    Holdout {
+        /// Period of the held-out examples within a class.
+        every: u8,
+    },
+    /// `folds`-fold cross-validation (`folds ≥ 2`) chooses the number of epochs (0 when no
+    /// epoch beats the starting head on average), then the head is trained on all examples.
+    KFold {
+        /// Number of folds.
+        folds: u8,
+    },
+}
+
+/// Hyper-parameters of a training run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TrainConfig {
+    /// Optimiser.
+    pub optimizer: Optimizer,
+    /// Base learning rate η > 0.
+    pub lr: f32,
+    /// Learning-rate schedule over all steps of a run.
+    pub schedule: Schedule,
+    /// Passes over the training examples (≤ [`MAX_EPOCHS`]).
+    pub epochs: u16,
+    /// Mini-batch size (1..=[`MAX_BATCH`]).
+    pub batch: u16,
+    /// λ of the prior `λ/2 ‖W − W_pre‖²` (≥ 0).
+    pub l2: f32,
+    /// Sum or mean over a batch.
+    pub reduction: Reduction,
+    /// Weight examples so that every class present contributes equally.
+    pub class_balanced: bool,
+    /// Label smoothing ε in `[0, 1)`.
+    pub label_smoothing: f32,
+    /// Clip the gradient's global L2 norm to this (0: no clipping).
+    pub clip_norm: f32,
+    /// Seed of the example shuffle.
+    pub seed: u32,
+    /// Validation and rollback.
+    pub validation: Validation,
+}
+
+impl Default for TrainConfig {
+    /// Adam, η = 0.01, 30 epochs of batches of 8, mean reduction, class-balanced, λ = 0.01,
+    /// clipping at 5, holdout of every 5th example.
+    fn default() -> Self {
+        Self {
+            optimizer: Optimizer::ADAM,
+            lr: 0.01,
+            schedule: Schedule::Constant,
+            epochs: 30,
+            batch: 8,
+            l2: 0.01,
+            reduction: Reduction::Mean,
+            class_balanced: true,
+            label_smoothing: 0.0,
+            clip_norm: 5.0,
+            seed: 0x1234_5678,
+            validation: Validation::Holdout { every: 5 },
+        }
+    }
+}
+
+impl TrainConfig {
+    fn valid(&self, slots: usize) -> bool {
+        let pos = |x: f32| x.is_finite() && x > 0.0;
+        let nonneg = |x: f32| x.is_finite() && x >= 0.0;
+        let folds_ok = match self.validation {
+            Validation::None => true,
+            Validation::Holdout { every } => every >= 2,
+            Validation::KFold { folds } => folds >= 2,
+        };
+        self.optimizer.valid()
+            && self.optimizer.slots() <= slots
+            && pos(self.lr)
+            && usize::from(self.epochs) <= MAX_EPOCHS
+            && (1..=MAX_BATCH).contains(&usize::from(self.batch))
+            && nonneg(self.l2)
+            && nonneg(self.clip_norm)
+            && (0.0..1.0).contains(&self.label_smoothing)
+            && folds_ok
+    }
+}
+
+/// Per-example quantities that do not change during training (old rows are frozen).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Cached {
+    /// `ln Σ_{c old} exp z_c` (−∞ with no old class).
+    lse_old: f32,
+    /// The target's logit when the target is an old class.
+    z_target: f32,
+    /// `Σ_{c old} z_c` (for label smoothing).
+    sum_old: f32,
+    /// Example weight `w_i` for the current split.
+    weight: f32,
+    /// Rank of the example within its class (for splits).
+    rank: u16,
+}
+
+const CACHED0: Cached = Cached {
+    lse_old: f32::NEG_INFINITY,
+    z_target: 0.0,
+    sum_old: 0.0,
+    weight: 1.0,
+    rank: 0,
+};
+
+/// Working memory of training: optimiser state (`S` f32 slots per parameter, see
+/// [`Optimizer::slots`]), the best/starting-head snapshot, per-example caches, the example
+/// order and the batch residuals. Allocate it once (e.g. in a `static`).
+#[derive(Debug, Clone)]
+pub struct Workspace<const NEW: usize, const F: usize, const N: usize, const S: usize> {
+    state_w: [[[f32; F]; NEW]; S],
+    state_b: [[f32; NEW]; S],
+    snap_w: [[f32; F]; NEW],
+    snap_b: [f32; NEW],
+    cache: [Cached; N],
+    order: [u16; N],
+    resid: [[f32; NEW]; MAX_BATCH],
+    curve: [f32; MAX_EPOCHS],
+}
+
+impl<const NEW: usize, const F: usize, const N: usize, const S: usize> Workspace<NEW, F, N, S> {
+    /// A zeroed workspace.
+    pub const fn new() -> Self {
+        Self {
+            state_w: [[[0.0; F]; NEW]; S],
+            state_b: [[0.0; NEW]; S],
+            snap_w: [[0.0; F]; NEW],
+            snap_b: [0.0; NEW],
+            cache: [CACHED0; N],
+            order: [0; N],
+            resid: [[0.0; NEW]; MAX_BATCH],
+            curve: [0.0; MAX_EPOCHS],
+        }
+    }
+}
+
+impl<const NEW: usize, const F: usize, const N: usize, const S: usize> Default
+    for Workspace<NEW, F, N, S>
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Bytes of RAM for adaptation with `NEW` enrolled classes, features up to `F`, `N` stored
+/// examples and `S` optimiser slots: the head's RAM part, the store and the workspace (the
+/// frozen rows stay in flash). Training also uses about `4·(F + NEW)` bytes of stack.
+pub const fn ram_bytes<const NEW: usize, const F: usize, const N: usize, const S: usize>() -> usize
+{
+    size_of::<NewRows<NEW, F>>() + size_of::<Store<N, F>>() + size_of::<Workspace<NEW, F, N, S>>()
+}
+
+/// Class-balanced weights `w_i = n / (K · n_{y_i})` of `labels` (`K` distinct classes), written
+/// into `out`.
+pub fn class_weights(labels: &[u16], out: &mut [f32]) {
+    let n = labels.len();
+    let mut k = 0usize;
+    for (i, l) in labels.iter().enumerate() {
+        if !labels[..i].contains(l) {
+            k += 1;
+        }
+    }
+    for (o, l) in out.iter_mut().zip(labels) {
+        let n_y = labels.iter().filter(|&m| m == l).count();
+        *o = n as f32 / (k as f32 * n_y as f32);
+    }
+}
+
+/// What one optimisation step did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StepInfo {
+    /// Objective on the batch before the step (data term + prior).
+    pub loss: f32,
+    /// Global gradient norm before clipping (computed only when clipping is on).
+    pub grad_norm: Option<f32>,
+    /// The step was skipped because the loss or gradient was NaN or infinite.
+    pub skipped: bool,
+}
+
+/// Outcome of [`Trainer::train`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TrainReport {
+    /// Optimisation steps taken (including skipped ones).
+    pub steps: u32,
+    /// Steps skipped by the NaN/inf guard.
+    pub skipped: u32,
+    /// Epochs of the kept head (0: the starting head was kept).
+    pub best_epoch: u16,
+    /// Validation NLL of the starting head (mean over held-out examples; for k-fold, mean
+    /// over folds; NaN without validation).
+    pub val_before: f32,
+    /// Validation NLL of the kept head (NaN without validation).
+    pub val_after: f32,
+    /// Training did not improve the validation NLL and the starting head was restored.
+    pub rolled_back: bool,
+}
+
+/// Trains the enrolled rows of a [`Head`] on the examples of a [`Store`].
+#[derive(Debug)]
+pub struct Trainer<'t, 'm, 'a, const NEW: usize, const F: usize, const N: usize, const S: usize> {
+    head: &'t mut Head<'m, 'a, NEW, F>,
+    store: &'t Store<N, F>,
+    ws: &'t mut Workspace<NEW, F, N, S>,
+    cfg: TrainConfig,
+    n_train: usize,
+    n_val: usize,
+    t: u32,
+    pow: (f32, f32),
+    rng: u32,
+    skipped: u32,
+}
+
+/// Converts example features into f32 (`d` values).
+#[inline]
+fn load<const F: usize>(feat: &[half::f16; F], d: usize, h: &mut [f32; F]) {
+    for (o, x) in h.iter_mut().zip(feat).take(d) {
+        *o = x.to_f32();
+    }
+}
+
+impl<'t, 'm, 'a, const NEW: usize, const F: usize, const N: usize, const S: usize>
+    Trainer<'t, 'm, 'a, NEW, F, N, S>
+{
+    /// Prepares training: checks the configuration and the labels, and caches each example's
+    /// old-class statistics (one pass of the frozen rows per example). Starts with every
+    /// example in the training split.
+    pub fn new(
+        head: &'t mut Head<'m, 'a, NEW, F>,
+        store: &'t Store<N, F>,
+        ws: &'t mut Workspace<NEW, F, N, S>,
+        cfg: TrainConfig,
+    ) -> Result<Self, AdaptError> {
+        if !cfg.valid(S) {
+            return Err(AdaptError::BadConfig);
+        }
+        let classes = head.num_classes();
+        if store.iter().any(|e| usize::from(e.label) >= classes) {
+            return Err(AdaptError::UnknownLabel);
+        }
+        let (old, d) = (head.old_classes(), head.dim());
+        let mut h = [0.0f32; F];
+        for (i, e) in store.iter().enumerate() {
+            load(&e.feat, d, &mut h);
+            let (mut m, mut s, mut sum) = (f32::NEG_INFINITY, 0.0f32, 0.0f32);
+            for c in 0..old {
+                let z = head.logit(c, &h[..d]);
+                sum += z;
+                if z > m {
+                    s = s * exp_f32(m - z) + 1.0;
+                    m = z;
+                } else {
+                    s += exp_f32(z - m);
+                }
+            }
+            let label = usize::from(e.label);
+            ws.cache[i] = Cached {
+                lse_old: if old == 0 {
+                    f32::NEG_INFINITY
+                } else {
+                    m + ln_f32(s)
+                },
+                z_target: if label < old {
+                    head.logit(label, &h[..d])
+                } else {
+                    0.0
+                },
+                sum_old: sum,
+                weight: 1.0,
+                rank: store.iter().take(i).filter(|x| x.label == e.label).count() as u16,
+            };
+        }
+        let mut tr = Self {
+            head,
+            store,
+            ws,
+            cfg,
+            n_train: 0,
+            n_val: 0,
+            t: 0,
+            pow: (1.0, 1.0),
+            rng: cfg.seed | 1,
+            skipped: 0,
+        };
+        tr.set_split(None);
+        Ok(tr)
+    }
+
+    /// Splits the examples: with `Some((period, fold))` those whose rank within their class
+    /// is `fold` modulo `period` are held out; with `None` all train. Recomputes the example
+    /// weights over the training split. Returns `(train, held out)` counts.
+    pub fn set_split(&mut self, split: Option<(u8, u8)>) -> (usize, usize) {
+        let n = self.store.len();
+        let held = |c: &Cached| match split {
+            Some((p, f)) => c.rank % u16::from(p.max(1)) == u16::from(f),
+            None => false,
+        };
+        let (mut a, mut b) = (0, n);
+        for i in 0..n {
+            if held(&self.ws.cache[i]) {
+                b -= 1;
+                self.ws.order[b] = i as u16;
+            } else {
+                self.ws.order[a] = i as u16;
+                a += 1;
+            }
+        }
+        self.ws.order[a..n].reverse();
+        self.n_train = a;
+        self.n_val = n - a;
+        let mut classes = 0usize;
+        for j in 0..a {
+            let y = self.label(self.ws.order[j]);
+            if !(0..j).any(|q| self.label(self.ws.order[q]) == y) {
+                classes += 1;
+            }
+        }
+        for j in 0..a {
+            let i = usize::from(self.ws.order[j]);
+            let y = self.label(i as u16);
+            let n_y = (0..a)
+                .filter(|&q| self.label(self.ws.order[q]) == y)
+                .count();
+            self.ws.cache[i].weight = if self.cfg.class_balanced {
+                a as f32 / (classes as f32 * n_y as f32)
+            } else {
+                1.0
+            };
+        }
+        (self.n_train, self.n_val)
+    }
+
+    fn label(&self, i: u16) -> u16 {
+        self.store.get(usize::from(i)).map_or(u16::MAX, |e| e.label)
+    }
+
+    /// The training examples (store indices) in their current order.
+    pub fn train_order(&self) -> &[u16] {
+        &self.ws.order[..self.n_train]
+    }
+
+    /// The held-out examples (store indices).
+    pub fn val_order(&self) -> &[u16] {
+        &self.ws.order[self.n_train..self.n_train + self.n_val]
+    }
+
+    /// Example weight `w_i` of store example `i` under the current split.
+    pub fn weight(&self, i: usize) -> f32 {
+        self.ws.cache.get(i).map_or(0.0, |c| c.weight)
+    }
+
+    /// Shuffles the training examples (seeded xorshift, Fisher–Yates) and returns them.
+    pub fn shuffle(&mut self) -> &[u16] {
+        for i in (1..self.n_train).rev() {
+            let mut x = self.rng;
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            self.rng = x;
+            let j = (x % (i as u32 + 1)) as usize;
+            self.ws.order.swap(i, j);
+        }
+        self.train_order()
+    }
+
+    /// Clears the optimiser state (moments, step count).
+    pub fn reset_optimizer(&mut self) {
+        self.ws.state_w = [[[0.0; F]; NEW]; S];
+        self.ws.state_b = [[0.0; NEW]; S];
+        self.t = 0;
+        self.pow = (1.0, 1.0);
+    }
+
+    /// Steps skipped so far by the NaN/inf guard.
+    pub fn skipped(&self) -> u32 {
+        self.skipped
+    }
+
+    /// Log-sum-exp over all classes and the new logits `z` of example `i`.
+    fn forward(&self, i: usize, h: &mut [f32; F], z: &mut [f32; NEW]) -> f32 {
+        let (d, k_new) = (self.head.dim(), self.head.num_new());
+        if let Some(e) = self.store.get(i) {
+            load(&e.feat, d, h);
+        }
+        let rows = &self.head.rows;
+        let mut m = self.ws.cache[i].lse_old;
+        for ((zk, row), &b) in z.iter_mut().zip(&rows.w).zip(&rows.b).take(k_new) {
+            let mut acc = b;
+            for (&w, &x) in row[..d].iter().zip(&h[..d]) {
+                acc += w * x;
+            }
+            *zk = acc;
+            m = m.max(acc);
+        }
+        let mut s = exp_f32(self.ws.cache[i].lse_old - m);
+        for &zk in &z[..k_new] {
+            s += exp_f32(zk - m);
+        }
+        m + ln_f32(s)
+    }
+
+    /// Smoothed NLL of example `i` given its forward pass.
+    fn example_loss(&self, i: usize, lse: f32, z: &[f32; NEW]) -> f32 {
+        let (old, k_new) = (self.head.old_classes(), self.head.num_new());
+        let c = &self.ws.cache[i];
+        let y = usize::from(self.label(i as u16));
+        let z_y = match y.checked_sub(old) {
+            None => c.z_target,
+            Some(k) => z[k],
+        };
+        let eps = self.cfg.label_smoothing;
+        let mut loss = (1.0 - eps) * (lse - z_y);
+        if eps > 0.0 {
+            let kk = (old + k_new) as f32;
+            let sum_z = c.sum_old + z[..k_new].iter().sum::<f32>();
+            loss += eps / kk * (kk * lse - sum_z);
+        }
+        loss
+    }
+
+    /// `λ/2 ‖W_new − W_pre‖²`.
+    fn prior(&self) -> f32 {
+        let (d, rows) = (self.head.dim(), &self.head.rows);
+        let mut s = 0.0f32;
+        for k in 0..self.head.num_new() {
+            for (&w, a) in rows.w[k][..d].iter().zip(&rows.anchor[k][..d]) {
+                let diff = w - a.to_f32();
+                s += diff * diff;
+            }
+        }
+        0.5 * self.cfg.l2 * s
+    }
+
+    fn coef(&self, i: usize, b: usize) -> f32 {
+        match self.cfg.reduction {
+            Reduction::Sum => self.ws.cache[i].weight,
+            Reduction::Mean => self.ws.cache[i].weight / b as f32,
+        }
+    }
+
+    /// The objective on `batch` (store indices) at the current head, without a step.
+    pub fn batch_loss(&self, batch: &[u16]) -> f32 {
+        let (mut h, mut z) = ([0.0f32; F], [0.0f32; NEW]);
+        let mut loss = 0.0f32;
+        for &i in batch.iter().take(MAX_BATCH) {
+            let i = usize::from(i);
+            if i >= self.store.len() {
+                continue;
+            }
+            let lse = self.forward(i, &mut h, &mut z);
+            loss += self.coef(i, batch.len().min(MAX_BATCH)) * self.example_loss(i, lse, &z);
+        }
+        loss + self.prior()
+    }
+}
