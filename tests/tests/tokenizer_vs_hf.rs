@@ -184,3 +184,51 @@ fn wiki_sentences_agree() {
         bad.len()
     );
 }
+
+/// Code points in context (`{c}a {c} Ab{c}`), end to end through both tokenizers: every code
+/// point below U+20000 except the uniform CJK, Hangul and private-use blocks, plus every 61st
+/// code point above.
+#[test]
+fn code_points_in_context_agree() {
+    let Some(dir) = model_dir() else { return };
+    let pair = Pair::load(&dir);
+    let uniform = |c: u32| matches!(c, 0x4E00..=0x9FFF | 0xAC00..=0xD7A3 | 0xE000..=0xF8FF);
+    let chars: Vec<char> = (0u32..=0x10_FFFF)
+        .filter(|&c| {
+            if c < 0x2_0000 {
+                !uniform(c)
+            } else {
+                c % 61 == 0
+            }
+        })
+        .filter_map(char::from_u32)
+        .collect();
+    let segment = |c: char| format!("{c}a {c} Ab{c} ");
+    let texts: Vec<String> = chars
+        .chunks(128)
+        .map(|chunk| chunk.iter().map(|&c| segment(c)).collect())
+        .collect();
+    let (total, bad_chunks) = compare(&pair, texts.iter().map(String::as_str));
+    // Narrow disagreeing chunks down to code points.
+    let mut bad = Vec::new();
+    for (chunk, text) in chars.chunks(128).zip(&texts) {
+        if bad_chunks.contains(&text.as_str()) {
+            let singles: Vec<String> = chunk.iter().map(|&c| segment(c)).collect();
+            let (_, b) = compare(&pair, singles.iter().map(String::as_str));
+            bad.extend(
+                b.into_iter()
+                    .map(|s| format!("U+{:04X}", u32::from(s.chars().next().unwrap()))),
+            );
+        }
+    }
+    println!(
+        "{} code points in {total} texts; differing: {bad:?}",
+        chars.len()
+    );
+    assert!(!bad_chunks.is_empty() || bad.is_empty());
+    assert!(
+        bad.is_empty(),
+        "{} code points tokenize differently",
+        bad.len()
+    );
+}

@@ -1,14 +1,14 @@
 //! On-device WordPiece tokenizer (uncased BERT), no heap, no panics.
 //!
 //! Semantics follow Hugging Face's `BertTokenizer` as configured for all-MiniLM-L6-v2
-//! (`BertNormalizer` + `BertPreTokenizer` + `WordPiece`):
+//! (`BertNormalizer` + `BertPreTokenizer` + `WordPiece` of the `tokenizers` crate):
 //!
-//! 1. **Clean**: NUL, U+FFFD and control/format characters are dropped; whitespace becomes a
-//!    word break.
+//! 1. **Clean**: NUL, U+FFFD and control/format/private-use characters are dropped; whitespace
+//!    becomes a word break.
 //! 2. **CJK**: every CJK ideograph becomes a word of its own.
 //! 3. **Strip accents** (optional): canonical decomposition, then nonspacing marks (Mn) are
 //!    removed.
-//! 4. **Lowercase** (optional): full Unicode lowercase mapping (`char::to_lowercase`).
+//! 4. **Lowercase** (optional): full Unicode lowercase mapping (as `char::to_lowercase`).
 //! 5. **Split**: on whitespace, and every punctuation character (ASCII punctuation or a
 //!    Unicode P* character) is a word of its own.
 //! 6. **WordPiece**: each word is split greedily, longest match first, continuation pieces
@@ -18,9 +18,18 @@
 //! The output is `[CLS] tokens… [SEP]` when `cls`/`sep` are configured, truncated to the
 //! caller's buffer: `[SEP]` is kept at the end when the buffer holds at least two ids.
 //!
-//! Words are assembled in a fixed stack buffer of [`MAX_WORD_BYTES`] bytes.
+//! Steps 1–5 work character by character from compact tables (see [`unicode`]) generated from
+//! Hugging Face's own normaliser and checked against it on every code point; words are
+//! assembled in a fixed stack buffer of [`MAX_WORD_BYTES`] bytes.
+//!
+//! Known differences from Hugging Face: special-token strings typed in the text (`[CLS]`,
+//! `[MASK]`, …) are tokenized as ordinary text here, whereas Hugging Face maps them to the
+//! special ids; canonical reordering of combining marks that are not nonspacing marks is not
+//! done (input order is kept); truncation with a buffer of one id keeps `[CLS]`.
 
-mod unicode;
+#[rustfmt::skip]
+mod tables;
+pub mod unicode;
 mod vocab;
 
 #[cfg(test)]
@@ -193,39 +202,30 @@ impl<'a> Tokenizer<'a> {
             bytes: 0,
             chars: 0,
         };
+        let mut chars = ['\0'; unicode::MAX_EXPANSION];
         for c in text.chars() {
             if sink.full() {
                 return;
             }
-            if unicode::is_dropped(c) {
-                continue;
-            }
-            if c.is_whitespace() {
-                self.flush(&mut word, sink);
-                continue;
-            }
-            let cjk = unicode::is_cjk(c);
-            if cjk {
-                self.flush(&mut word, sink);
-            }
-            let mut stripped = ['\0'; 4];
-            let n = if self.config.strip_accents {
-                unicode::strip_accents(c, &mut stripped)
-            } else {
-                stripped[0] = c;
-                1
-            };
-            for &s in stripped.iter().take(n) {
-                if self.config.lowercase {
-                    for l in s.to_lowercase() {
-                        self.feed(l, &mut word, sink);
+            match unicode::normalize(
+                c,
+                self.config.lowercase,
+                self.config.strip_accents,
+                &mut chars,
+            ) {
+                unicode::Normalized::Dropped => {}
+                unicode::Normalized::Space => self.flush(&mut word, sink),
+                unicode::Normalized::Chars { len, cjk } => {
+                    if cjk {
+                        self.flush(&mut word, sink);
                     }
-                } else {
-                    self.feed(s, &mut word, sink);
+                    for &n in chars.iter().take(len) {
+                        self.feed(n, &mut word, sink);
+                    }
+                    if cjk {
+                        self.flush(&mut word, sink);
+                    }
                 }
-            }
-            if cjk {
-                self.flush(&mut word, sink);
             }
         }
         self.flush(&mut word, sink);

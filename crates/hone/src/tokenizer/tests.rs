@@ -344,6 +344,57 @@ fn truncation_keeps_cls_and_sep() {
     assert_eq!(out, [sep]);
 }
 
+#[test]
+fn unicode_normalisation_cases() {
+    use unicode::{is_dropped, is_punctuation, normalize, Normalized};
+    let norm = |c: char, lower: bool, strip: bool| -> (String, bool) {
+        let mut out = ['\0'; unicode::MAX_EXPANSION];
+        match normalize(c, lower, strip, &mut out) {
+            Normalized::Dropped => (String::from("<drop>"), false),
+            Normalized::Space => (String::from(" "), false),
+            Normalized::Chars { len, cjk } => (out[..len].iter().collect(), cjk),
+        }
+    };
+    let n = |c: char| norm(c, true, true).0;
+    assert_eq!(n('É'), "e");
+    assert_eq!(n('Ǆ'), "ǆ"); // compatibility decomposition is not applied
+    assert_eq!(n('ﬁ'), "ﬁ");
+    assert_eq!(n('Ω'), "ω"); // U+2126 OHM SIGN → Ω → ω
+    assert_eq!(n('ἄ'), "α");
+    assert_eq!(n('й'), "и");
+    assert_eq!(n('が'), "か");
+    assert_eq!(n('각'), "\u{1100}\u{1161}\u{11A8}");
+    assert_eq!(n('가'), "\u{1100}\u{1161}");
+    assert_eq!(n('\u{301}'), "<drop>");
+    assert_eq!(n('\u{200B}'), "<drop>");
+    assert_eq!(n('\u{E123}'), "<drop>");
+    assert_eq!(n('\u{85}'), "<drop>"); // NEL is a control character before it is whitespace
+    assert_eq!(n('\u{A0}'), " ");
+    assert_eq!(n('\t'), " ");
+    assert_eq!(n('😀'), "😀");
+    assert_eq!(norm('İ', true, false).0, "i\u{307}");
+    assert_eq!(norm('İ', true, true).0, "i");
+    assert_eq!(norm('É', false, true).0, "E");
+    assert_eq!(norm('É', true, false).0, "é");
+    assert_eq!(
+        norm('\u{F900}', true, true),
+        (String::from("\u{8C48}"), true)
+    );
+    assert_eq!(
+        norm('\u{2F800}', true, true),
+        (String::from("\u{4E3D}"), true)
+    );
+    assert_eq!(norm('中', true, true), (String::from("中"), true));
+    assert!(is_dropped('\0') && is_dropped('\u{FFFD}') && !is_dropped('a'));
+    for p in ['!', '~', '¡', '¿', '«', '—', '…', '、', '「', '\u{FF01}'] {
+        assert!(is_punctuation(p), "{p}");
+    }
+    for p in ['a', '$', '+', '€', '©', '😀', ' ', '中'] {
+        // ASCII symbols count as punctuation, Unicode symbols (S*) do not.
+        assert_eq!(is_punctuation(p), p.is_ascii_punctuation(), "{p}");
+    }
+}
+
 fn vocab_is_consistent(v: &Vocab<'_>) {
     let mut prev: Option<&str> = None;
     for id in 0..v.len() {
