@@ -139,6 +139,19 @@ impl<'m, 'a, 's> Runner<'m, 'a, 's> {
         predict(self.model, self.scratch)
     }
 
+    /// Benchmarks only (feature `bench`): [`Runner::classify`], calling `observe(i, false)`
+    /// before and `observe(i, true)` after op `i` of [`Model::ops`] (to time each op).
+    #[cfg(feature = "bench")]
+    pub fn classify_observed(
+        &mut self,
+        text: &str,
+        mut observe: impl FnMut(usize, bool),
+    ) -> Prediction<'_> {
+        self.tokenize(text);
+        self.encode_observed(&mut observe);
+        predict(self.model, self.scratch)
+    }
+
     /// Classifies `text`, giving the prediction the scratch buffer's lifetime (used by
     /// [`Model::classify`]).
     pub(crate) fn into_prediction(mut self, text: &str) -> Prediction<'s>
@@ -152,6 +165,12 @@ impl<'m, 'a, 's> Runner<'m, 'a, 's> {
 
     /// Runs every op but the head, then writes the features.
     fn encode(&mut self) {
+        self.encode_observed(&mut |_, _| {});
+    }
+
+    /// [`Runner::encode`], calling `observe(i, false)` / `observe(i, true)` around op `i`.
+    #[inline(always)]
+    fn encode_observed(&mut self, observe: &mut impl FnMut(usize, bool)) {
         let l = self.layout();
         let (front, rest) = self.scratch.split_at_mut(l.arena.0);
         let (arena, rest) = rest.split_at_mut(l.arena.1 - l.arena.0);
@@ -172,7 +191,8 @@ impl<'m, 'a, 's> Runner<'m, 'a, 's> {
             let s = t.offset as usize;
             (s, s + rows * usize::from(t.cols))
         };
-        for op in model.ops() {
+        for (index, op) in model.ops().enumerate() {
+            observe(index, false);
             let out_id = match op {
                 Op::Embedding { out, .. }
                 | Op::FullyConnected { out, .. }
@@ -187,6 +207,7 @@ impl<'m, 'a, 's> Runner<'m, 'a, 's> {
                     let (s, e) = span(input);
                     let x = arena.get(s..e).unwrap_or(&[]);
                     ops::dequantize(x, rec(input).into(), normalize, features);
+                    observe(index, true);
                     continue;
                 }
             };
@@ -293,6 +314,7 @@ impl<'m, 'a, 's> Runner<'m, 'a, 's> {
                 ),
                 Op::Head { .. } => {}
             }
+            observe(index, true);
         }
     }
 }

@@ -17,6 +17,35 @@
 mod arm_dsp;
 pub mod portable;
 
+/// Set by [`use_portable`]: the entry points run the portable definitions.
+#[cfg(all(hone_dsp, feature = "bench"))]
+static PORTABLE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Benchmarks only (feature `bench`): from now on the entry points of this module run
+/// the portable definitions (`true`) or the kernels selected for the target (`false`, the
+/// default), so one firmware run can measure the whole model before and after optimisation.
+///
+/// Results are identical either way. Without the feature the selection is fixed at compile
+/// time and costs nothing; with it each call reads one flag. No effect on targets that only
+/// have the portable kernels.
+#[cfg(feature = "bench")]
+pub fn use_portable(portable: bool) {
+    #[cfg(hone_dsp)]
+    PORTABLE.store(portable, core::sync::atomic::Ordering::Relaxed);
+    #[cfg(not(hone_dsp))]
+    let _ = portable;
+}
+
+/// Whether the optimised kernels run (false after `use_portable(true)`).
+#[cfg(hone_dsp)]
+#[inline(always)]
+fn optimised() -> bool {
+    #[cfg(feature = "bench")]
+    return !PORTABLE.load(core::sync::atomic::Ordering::Relaxed);
+    #[cfg(not(feature = "bench"))]
+    return true;
+}
+
 /// Which implementation [`matvec_i8`] and [`matmul_i8`] use on this target: `"arm-dsp"` or
 /// `"portable"`.
 pub const BACKEND: &str = if cfg!(hone_dsp) {
@@ -33,8 +62,9 @@ pub const BACKEND: &str = if cfg!(hone_dsp) {
 #[inline]
 pub fn matvec_i8(x: &[i8], w: &[i8], acc: &mut [i32]) {
     #[cfg(hone_dsp)]
-    arm_dsp::matvec_i8(x, w, acc);
-    #[cfg(not(hone_dsp))]
+    if optimised() {
+        return arm_dsp::matvec_i8(x, w, acc);
+    }
     portable::matvec_i8(x, w, acc);
 }
 

@@ -1,7 +1,13 @@
-//! Instructions per call of the int8 kernels on Cortex-M4 (QEMU `-icount`): the portable
-//! definition and the kernel this target selects (Arm DSP), measured in the same run.
+//! Instructions on Cortex-M4 (QEMU `-icount`) with the portable kernels and with the kernels
+//! this target selects (Arm DSP), measured in the same run (`hone::kernels::use_portable`).
 //!
-//! Prints `metric fc_<rows>x<cols>_{portable,dsp,macs}=<n>` for every shape.
+//! - every matrix-vector shape: `metric fc_<rows>x<cols>_{portable,dsp,macs}=<n>`;
+//! - with a model embedded (`HONE_FW_MODEL`, see `hone_fw::blobs`), per prompt of
+//!   [`PROMPTS`], summed: `metric model_{portable,dsp}=<n>` (whole inference: tokenizer,
+//!   encoder, head), `metric model_tokenize=<n>`, `metric model_fc_macs=<n>` (multiply-adds
+//!   in fully connected layers), `metric model_prompts=<n>`, `metric model_tokens=<n>`, and
+//!   per kind of op (timed around each op in a separate run):
+//!   `metric model_op_<kind>_{portable,dsp}=<n>`.
 #![no_std]
 #![no_main]
 
@@ -9,8 +15,9 @@ use core::hint::black_box;
 
 use cortex_m_rt::entry;
 use hone::kernels::{self, portable};
+use hone::{format::Op, Model, Runner};
 use hone_fw::app::metric;
-use hone_fw::measure::{CmsdkTimer0, Meter};
+use hone_fw::measure::{Clock, CmsdkTimer0, Meter};
 use hone_fw_bench::{exit, finish, Rng};
 
 /// Matrix-vector shapes `(rows, cols)`: square model-sized layers, tall/wide ones, a
@@ -75,5 +82,185 @@ fn main() -> ! {
         defmt::error!("kernel-bench: DSP and portable results differ");
         finish(exit::MISMATCH)
     }
-    finish(exit::SUCCESS)
+    let blob = hone_fw::blobs::model();
+    if blob.is_empty() {
+        defmt::info!("kernel-bench: no model embedded (HONE_FW_MODEL)");
+        finish(exit::SUCCESS)
+    }
+    let model = match Model::from_bytes(blob) {
+        Ok(m) => m,
+        Err(e) => {
+            defmt::error!("kernel-bench: model rejected: {}", e);
+            finish(exit::BAD_INPUT)
+        }
+    };
+    finish(bench_model(&model, &mut meter))
+}
+
+/// Prompts of different lengths (CLINC150-style requests).
+const PROMPTS: [&str; 8] = [
+    "play some jazz",
+    "what is the weather like tomorrow in boston",
+    "set a reminder to call mom at six",
+    "add milk and eggs to my shopping list",
+    "how do i transfer money from checking to savings",
+    "turn off the lights in the living room please",
+    "what's my credit score",
+    "can you tell me a joke about cats and dogs while i wait for the bus",
+];
+
+/// Scratch for the runner (words); the model must need no more.
+const SCRATCH_WORDS: usize = 64 * 1024;
+
+/// Multiply-adds of the fully connected layers for `tokens` tokens.
+fn fc_macs(model: &Model<'_>, tokens: usize) -> u64 {
+    model
+        .ops()
+        .map(|op| match op {
+            Op::FullyConnected { input, weights, .. } => {
+                let rows = match model.tensor(input) {
+                    Some(t) if t.per_token => tokens,
+                    _ => 1,
+                };
+                (weights.len() * rows) as u64
+            }
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Kinds of op, as named in the `model_op_<kind>_*` metrics.
+const KINDS: [&str; 8] = [
+    "embedding",
+    "fully_connected",
+    "add",
+    "layer_norm",
+    "lut",
+    "attention",
+    "pool",
+    "head",
+];
+
+fn kind(op: &Op<'_>) -> usize {
+    match op {
+        Op::Embedding { .. } => 0,
+        Op::FullyConnected { .. } => 1,
+        Op::Add { .. } => 2,
+        Op::LayerNorm { .. } => 3,
+        Op::Lut { .. } => 4,
+        Op::Attention { .. } => 5,
+        Op::Pool { .. } => 6,
+        _ => 7,
+    }
+}
+
+/// Most ops a benchmarked model may have.
+const MAX_OPS: usize = 256;
+
+/// Label and a hash of the log-probabilities' bits: equal for bit-identical predictions.
+fn digest(p: &hone::Prediction<'_>) -> (usize, u32) {
+    let h = p
+        .log_probs
+        .iter()
+        .fold(0u32, |h, v| h.rotate_left(5) ^ v.to_bits());
+    (p.label, h)
+}
+
+/// Whole inference per prompt, portable then DSP kernels (identical results required), and
+/// the same again timed op by op.
+fn bench_model(model: &Model<'_>, meter: &mut Meter<CmsdkTimer0>) -> i32 {
+    let Some(scratch) = cortex_m::singleton!(: [u32; SCRATCH_WORDS] = [0; SCRATCH_WORDS]) else {
+        return exit::BAD_INPUT;
+    };
+    defmt::info!(
+        "kernel-bench: model {=str}, {=usize} bytes scratch",
+        model.name(),
+        4 * model.scratch_words()
+    );
+    let mut kinds = [0u8; MAX_OPS];
+    for (k, op) in kinds.iter_mut().zip(model.ops()) {
+        *k = kind(&op) as u8;
+    }
+    if model.ops().count() > MAX_OPS {
+        defmt::error!("kernel-bench: more than {=usize} ops", MAX_OPS);
+        return exit::BAD_INPUT;
+    }
+    let Ok(mut runner) = Runner::new(model, scratch) else {
+        defmt::error!(
+            "kernel-bench: model needs more than {=usize} scratch words",
+            SCRATCH_WORDS
+        );
+        return exit::BAD_INPUT;
+    };
+    // A second reader of timer 0 for the per-op timings (the meter's readings stay valid:
+    // it only subtracts readings taken around one closure).
+    let mut clock = CmsdkTimer0::start();
+    let (mut tokenize, mut macs, mut tokens) = (0u64, 0u64, 0u64);
+    // [portable, dsp]
+    let mut whole = [0u64; 2];
+    let mut per_kind = [[0u64; KINDS.len()]; 2];
+    let mut failed = false;
+    for text in PROMPTS {
+        let (n, t) = meter.measure(|| runner.tokenize(black_box(text)));
+        tokenize += t;
+        tokens += n as u64;
+        macs += fc_macs(model, n);
+        let mut digests = [(0usize, 0u32); 2];
+        let mut this = [0u64; 2];
+        for (mode, portable) in [true, false].into_iter().enumerate() {
+            kernels::use_portable(portable);
+            let (d, w) = meter.measure(|| digest(&runner.classify(black_box(text))));
+            whole[mode] += w;
+            this[mode] = w;
+            digests[mode] = d;
+            let mut start = 0u64;
+            let buckets = &mut per_kind[mode];
+            let observed = digest(&runner.classify_observed(text, |i, done| {
+                let now = clock.ticks();
+                if done {
+                    let k = usize::from(kinds.get(i).copied().unwrap_or(7));
+                    buckets[k] += now - start;
+                } else {
+                    start = now;
+                }
+            }));
+            failed |= observed != d;
+        }
+        kernels::use_portable(false);
+        if digests[0] != digests[1] {
+            defmt::error!(
+                "kernel-bench: prompt {=str}: portable and DSP results differ",
+                text
+            );
+            failed = true;
+        }
+        defmt::info!(
+            "kernel-bench: {=usize} tokens, label {=usize}: {=u64} instructions portable, {=u64} DSP",
+            n,
+            digests[1].0,
+            this[0],
+            this[1]
+        );
+    }
+    metric("model_prompts", PROMPTS.len() as u64);
+    metric("model_tokens", tokens);
+    metric("model_tokenize", tokenize);
+    metric("model_fc_macs", macs);
+    metric("model_portable", whole[0]);
+    metric("model_dsp", whole[1]);
+    for (k, name) in KINDS.iter().enumerate() {
+        for (mode, suffix) in ["portable", "dsp"].iter().enumerate() {
+            defmt::info!(
+                "metric model_op_{=str}_{=str}={=u64}",
+                name,
+                suffix,
+                clock.convert(per_kind[mode][k])
+            );
+        }
+    }
+    if failed {
+        exit::MISMATCH
+    } else {
+        exit::SUCCESS
+    }
 }
