@@ -61,6 +61,7 @@
 mod error;
 mod head;
 mod optim;
+pub mod persist;
 mod store;
 mod train;
 

@@ -168,7 +168,6 @@ impl<const N: usize, const F: usize> Store<N, F> {
     }
 
     /// Appends a complete example (used when loading a saved state).
-    #[allow(dead_code)]
     pub(crate) fn push(&mut self, e: Example<F>) -> Result<(), AdaptError> {
         self.items.push(e).map_err(|_| AdaptError::NoCapacity)
     }

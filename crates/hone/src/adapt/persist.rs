@@ -1,0 +1,404 @@
+//! Power-loss-safe persistence of the adaptation state through `embedded-storage`'s
+//! [`NorFlash`] traits.
+//!
+//! # Scheme: two alternating slots
+//!
+//! The flash region is split into two equal, erase-aligned slots. A slot holds a 16-byte
+//! header — magic, sequence number, payload length, CRC-32 of (sequence ‖ length ‖
+//! payload) — followed by the payload. [`Journal::save`] always writes the slot that does
+//! *not* hold the latest state: it erases it, streams the payload, and writes the header
+//! last. Until the header's last word is programmed the slot fails its CRC, so a power cut
+//! at any point leaves the previous state as the newest valid slot; afterwards the new
+//! state, with a higher sequence number, wins. [`Journal::open`] validates both slots and
+//! picks the valid one with the newer sequence (wrapping comparison).
+//!
+//! Why not `sequential-storage`: its map stores each item within one flash page, while this
+//! state (rows, names and up to hundreds of f16 feature vectors, ~50 KB for 16 classes ×
+//! 10 examples × 128 features) is one snapshot that must change atomically; two slots do
+//! that with no extra dependency and no RAM beyond a 128-byte staging buffer.
+//!
+//! # Payload
+//!
+//! A sequence of small postcard records, each prefixed by its length (u16 LE): a `Meta`
+//! record (format, model fingerprint, feature length, counts), then per enrolled class its
+//! name and bias, its row and its prior centre in chunks of 32 values, then per stored
+//! example its label and its f16 features in chunks, then `End`. Records are encoded and
+//! decoded one at a time, so saving and loading need no RAM proportional to the state.
+
+mod io;
+
+use embedded_storage::nor_flash::NorFlash;
+use half::f16;
+use heapless::String;
+use serde::{Deserialize, Serialize};
+
+use self::io::{Reader, Writer, BUF};
+use super::{AdaptError, Example, Head, Store};
+
+pub(crate) static CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+/// Slot header magic, `HNAD` in flash order.
+pub const MAGIC: [u8; 4] = *b"HNAD";
+/// Payload format version.
+pub const FORMAT: u16 = 1;
+const HEADER: usize = 16;
+const CHUNK: usize = 32;
+const REC: usize = 160;
+
+#[derive(Debug, Serialize, Deserialize)]
+enum Rec<'a> {
+    Meta {
+        format: u16,
+        fingerprint: u32,
+        dim: u16,
+        new: u16,
+        examples: u16,
+    },
+    Class {
+        name: &'a str,
+        bias: f32,
+    },
+    Row([f32; CHUNK]),
+    Anchor([u16; CHUNK]),
+    Example {
+        label: u16,
+    },
+    Feat([u16; CHUNK]),
+    End,
+}
+
+/// Which slot holds the latest valid state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Latest {
+    slot: u32,
+    seq: u32,
+    len: u32,
+}
+
+/// The adaptation state's home in flash: two alternating slots in `[base, base + len)`.
+#[derive(Debug)]
+pub struct Journal<Fl: NorFlash> {
+    flash: Fl,
+    base: u32,
+    slot_size: u32,
+    header: u32,
+    latest: Option<Latest>,
+}
+
+fn newer(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+/// Identifies the pre-trained head the state extends: CRC-32 of its weights, biases and shape.
+pub fn fingerprint<const NEW: usize, const F: usize>(head: &Head<'_, '_, NEW, F>) -> u32 {
+    let m = head.model();
+    let mut d = CRC.digest();
+    d.update(&(m.feature_dim() as u32).to_le_bytes());
+    d.update(&(m.num_classes() as u32).to_le_bytes());
+    d.update(m.head.weights);
+    d.update(m.head.bias);
+    d.finalize()
+}
+
+impl<Fl: NorFlash> Journal<Fl> {
+    /// Uses `[base, base + len)` of `flash` (erase-aligned) and finds the latest complete
+    /// state in it, if any. Fails with [`AdaptError::Storage`] when the region is misaligned,
+    /// outside the device, or too small for two slots.
+    pub fn open(mut flash: Fl, base: u32, len: u32) -> Result<Self, AdaptError> {
+        let (es, ws, rs) = (Fl::ERASE_SIZE as u32, Fl::WRITE_SIZE, Fl::READ_SIZE);
+        let header = HEADER.div_ceil(ws.max(1)) * ws.max(1);
+        let slot_size = (len / 2) / es.max(1) * es.max(1);
+        let aligned = es > 0
+            && base.is_multiple_of(es)
+            && BUF.is_multiple_of(ws.max(1))
+            && BUF.is_multiple_of(rs.max(1));
+        let fits = u64::from(base) + u64::from(len) <= flash.capacity() as u64;
+        if !aligned || !fits || header > BUF || slot_size as usize <= header {
+            return Err(AdaptError::Storage);
+        }
+        let mut latest: Option<Latest> = None;
+        for slot in 0..2 {
+            let start = base + slot * slot_size;
+            if let Some((seq, len)) = Self::check(&mut flash, start, slot_size, header as u32)? {
+                if latest.is_none_or(|l| newer(seq, l.seq)) {
+                    latest = Some(Latest { slot, seq, len });
+                }
+            }
+        }
+        Ok(Self {
+            flash,
+            base,
+            slot_size,
+            header: header as u32,
+            latest,
+        })
+    }
+
+    /// Reads slot header and payload at `start`: `Some((seq, len))` if complete and intact.
+    fn check(
+        flash: &mut Fl,
+        start: u32,
+        slot_size: u32,
+        header: u32,
+    ) -> Result<Option<(u32, u32)>, AdaptError> {
+        let mut h = [0u8; HEADER];
+        Reader::new(flash, start, start + header).take(&mut h)?;
+        let word = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+        let (seq, len, crc) = (word(4), word(8), word(12));
+        if h[..4] != MAGIC || len > slot_size - header {
+            return Ok(None);
+        }
+        let mut r = Reader::new(flash, start + header, start + header + len);
+        r.crc.update(&h[4..12]);
+        let mut buf = [0u8; BUF];
+        let mut left = len as usize;
+        while left > 0 {
+            let n = left.min(BUF);
+            r.take(&mut buf[..n])?;
+            left -= n;
+        }
+        Ok((r.crc.finalize() == crc).then_some((seq, len)))
+    }
+
+    /// Sequence number of the latest complete state (`None`: nothing saved yet).
+    pub fn seq(&self) -> Option<u32> {
+        self.latest.map(|l| l.seq)
+    }
+
+    /// Bytes available for one state's payload.
+    pub fn capacity(&self) -> u32 {
+        self.slot_size - self.header
+    }
+
+    /// Gives the flash back.
+    pub fn into_inner(self) -> Fl {
+        self.flash
+    }
+
+    /// Saves the enrolled classes of `head` and the examples of `store` as the new latest
+    /// state; returns its sequence number. A power cut at any point leaves either the
+    /// previous state or this one loadable.
+    pub fn save<const NEW: usize, const F: usize, const N: usize>(
+        &mut self,
+        head: &Head<'_, '_, NEW, F>,
+        store: &Store<N, F>,
+    ) -> Result<u32, AdaptError> {
+        let mut dry: Writer<'_, Fl> = Writer::new(None, 0);
+        emit(&mut dry, head, store)?;
+        let len = dry.written;
+        if len > self.capacity() {
+            return Err(AdaptError::Storage);
+        }
+        let seq = self.latest.map_or(1, |l| l.seq.wrapping_add(1));
+        let slot = self.latest.map_or(0, |l| 1 - l.slot);
+        let start = self.base + slot * self.slot_size;
+        let erase_end =
+            start + (self.header + len).div_ceil(Fl::ERASE_SIZE as u32) * Fl::ERASE_SIZE as u32;
+        self.flash
+            .erase(start, erase_end)
+            .map_err(|_| AdaptError::Storage)?;
+        let mut w = Writer::new(Some(&mut self.flash), start + self.header);
+        w.crc.update(&seq.to_le_bytes());
+        w.crc.update(&len.to_le_bytes());
+        emit(&mut w, head, store)?;
+        w.flush()?;
+        let crc = w.crc.clone().finalize();
+        let mut h = [0xFFu8; BUF];
+        h[..4].copy_from_slice(&MAGIC);
+        h[4..8].copy_from_slice(&seq.to_le_bytes());
+        h[8..12].copy_from_slice(&len.to_le_bytes());
+        h[12..16].copy_from_slice(&crc.to_le_bytes());
+        self.flash
+            .write(start, &h[..self.header as usize])
+            .map_err(|_| AdaptError::Storage)?;
+        self.latest = Some(Latest { slot, seq, len });
+        Ok(seq)
+    }
+
+    /// Loads the latest complete state into `head` (its enrolled classes) and `store`;
+    /// returns its sequence number. Fails with [`AdaptError::NoSavedState`] when there is
+    /// none and [`AdaptError::Incompatible`] when it was saved for another model or does not
+    /// fit the capacities (both leave `head` and `store` untouched); if the flash changed
+    /// under it since [`Journal::open`], the head's enrolled classes and the store are
+    /// cleared and [`AdaptError::Storage`] is returned.
+    pub fn load<const NEW: usize, const F: usize, const N: usize>(
+        &mut self,
+        head: &mut Head<'_, '_, NEW, F>,
+        store: &mut Store<N, F>,
+    ) -> Result<u32, AdaptError> {
+        let l = self.latest.ok_or(AdaptError::NoSavedState)?;
+        let start = self.base + l.slot * self.slot_size + self.header;
+        let mut r = Reader::new(&mut self.flash, start, start + l.len);
+        r.crc.update(&l.seq.to_le_bytes());
+        r.crc.update(&l.len.to_le_bytes());
+        let mut buf = [0u8; REC];
+        let (new, examples) = match next(&mut r, &mut buf)? {
+            Rec::Meta {
+                format,
+                fingerprint: fp,
+                dim,
+                new,
+                examples,
+            } if format == FORMAT
+                && fp == fingerprint(head)
+                && usize::from(dim) == head.dim()
+                && usize::from(new) <= NEW
+                && usize::from(examples) <= N =>
+            {
+                (usize::from(new), usize::from(examples))
+            }
+            _ => return Err(AdaptError::Incompatible),
+        };
+        head.clear();
+        store.clear();
+        let done = absorb(&mut r, &mut buf, head, store, new, examples);
+        let intact = r.crc.finalize() == self.stored_crc(l)?;
+        if done.is_err() || !intact {
+            head.clear();
+            store.clear();
+            return Err(AdaptError::Storage);
+        }
+        Ok(l.seq)
+    }
+
+    fn stored_crc(&mut self, l: Latest) -> Result<u32, AdaptError> {
+        let mut h = [0u8; HEADER];
+        let start = self.base + l.slot * self.slot_size;
+        Reader::new(&mut self.flash, start, start + self.header).take(&mut h)?;
+        Ok(u32::from_le_bytes([h[12], h[13], h[14], h[15]]))
+    }
+}
+
+fn put<Fl: NorFlash>(w: &mut Writer<'_, Fl>, rec: &Rec<'_>) -> Result<(), AdaptError> {
+    let mut buf = [0u8; REC];
+    let n = postcard::to_slice(rec, &mut buf)
+        .map_err(|_| AdaptError::Storage)?
+        .len();
+    w.put(&(n as u16).to_le_bytes())?;
+    w.put(&buf[..n])
+}
+
+fn next<'b, Fl: NorFlash>(
+    r: &mut Reader<'_, Fl>,
+    buf: &'b mut [u8; REC],
+) -> Result<Rec<'b>, AdaptError> {
+    let mut n = [0u8; 2];
+    r.take(&mut n)?;
+    let n = usize::from(u16::from_le_bytes(n));
+    let b = buf.get_mut(..n).ok_or(AdaptError::Storage)?;
+    r.take(b)?;
+    postcard::from_bytes(b).map_err(|_| AdaptError::Storage)
+}
+
+fn emit<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
+    w: &mut Writer<'_, Fl>,
+    head: &Head<'_, '_, NEW, F>,
+    store: &Store<N, F>,
+) -> Result<(), AdaptError> {
+    let d = head.dim();
+    put(
+        w,
+        &Rec::Meta {
+            format: FORMAT,
+            fingerprint: fingerprint(head),
+            dim: d as u16,
+            new: head.num_new() as u16,
+            examples: store.len() as u16,
+        },
+    )?;
+    for k in 0..head.num_new() {
+        let (row, bias, anchor) = head.new_row(k).ok_or(AdaptError::Storage)?;
+        let name = head.label(head.old_classes() + k).unwrap_or("");
+        put(w, &Rec::Class { name, bias })?;
+        for (rc, ac) in row.chunks(CHUNK).zip(anchor.chunks(CHUNK)) {
+            let mut r = [0.0f32; CHUNK];
+            r[..rc.len()].copy_from_slice(rc);
+            put(w, &Rec::Row(r))?;
+            let mut a = [0u16; CHUNK];
+            for (o, x) in a.iter_mut().zip(ac) {
+                *o = x.to_bits();
+            }
+            put(w, &Rec::Anchor(a))?;
+        }
+    }
+    for e in store.iter() {
+        put(w, &Rec::Example { label: e.label })?;
+        for fc in e.feat[..d].chunks(CHUNK) {
+            let mut a = [0u16; CHUNK];
+            for (o, x) in a.iter_mut().zip(fc) {
+                *o = x.to_bits();
+            }
+            put(w, &Rec::Feat(a))?;
+        }
+    }
+    put(w, &Rec::End)
+}
+
+fn absorb<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
+    r: &mut Reader<'_, Fl>,
+    buf: &mut [u8; REC],
+    head: &mut Head<'_, '_, NEW, F>,
+    store: &mut Store<N, F>,
+    new: usize,
+    examples: usize,
+) -> Result<(), AdaptError> {
+    let d = head.dim();
+    let chunks = d.div_ceil(CHUNK);
+    let bad = AdaptError::Storage;
+    for k in 0..new {
+        let (name, bias) = match next(r, buf)? {
+            Rec::Class { name, bias } => (
+                String::<{ super::LABEL_LEN }>::try_from(name).map_err(|_| bad)?,
+                bias,
+            ),
+            _ => return Err(bad),
+        };
+        if head.find(&name).is_some() {
+            return Err(bad);
+        }
+        head.rows.names.push(name).map_err(|_| bad)?;
+        head.rows.b[k] = bias;
+        for c in 0..chunks {
+            let n = CHUNK.min(d - c * CHUNK);
+            let Rec::Row(row) = next(r, buf)? else {
+                return Err(bad);
+            };
+            head.rows.w[k][c * CHUNK..c * CHUNK + n].copy_from_slice(&row[..n]);
+            let Rec::Anchor(a) = next(r, buf)? else {
+                return Err(bad);
+            };
+            for (o, &x) in head.rows.anchor[k][c * CHUNK..c * CHUNK + n]
+                .iter_mut()
+                .zip(&a)
+            {
+                *o = f16::from_bits(x);
+            }
+        }
+    }
+    for _ in 0..examples {
+        let Rec::Example { label } = next(r, buf)? else {
+            return Err(bad);
+        };
+        if usize::from(label) >= head.num_classes() {
+            return Err(bad);
+        }
+        let mut e = Example {
+            label,
+            feat: [f16::ZERO; F],
+        };
+        for c in 0..chunks {
+            let n = CHUNK.min(d - c * CHUNK);
+            let Rec::Feat(a) = next(r, buf)? else {
+                return Err(bad);
+            };
+            for (o, &x) in e.feat[c * CHUNK..c * CHUNK + n].iter_mut().zip(&a) {
+                *o = f16::from_bits(x);
+            }
+        }
+        store.push(e)?;
+    }
+    match next(r, buf)? {
+        Rec::End => Ok(()),
+        _ => Err(bad),
+    }
+}

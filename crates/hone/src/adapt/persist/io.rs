@@ -1,0 +1,118 @@
+//! Aligned, buffered, CRC-tracking byte streams over a `NorFlash` region.
+
+use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
+
+use super::CRC;
+use crate::adapt::AdaptError;
+
+/// Staging buffer size; `READ_SIZE` and `WRITE_SIZE` must divide it.
+pub(super) const BUF: usize = 128;
+
+fn io<E>(_: E) -> AdaptError {
+    AdaptError::Storage
+}
+
+/// Writes bytes sequentially from `start`, `WRITE_SIZE`-aligned, padding the tail with 0xFF;
+/// with `flash = None` it only counts and checksums (dry run).
+pub(super) struct Writer<'f, Fl: NorFlash> {
+    flash: Option<&'f mut Fl>,
+    pos: u32,
+    buf: [u8; BUF],
+    len: usize,
+    pub written: u32,
+    pub crc: crc::Digest<'static, u32>,
+}
+
+impl<'f, Fl: NorFlash> Writer<'f, Fl> {
+    pub fn new(flash: Option<&'f mut Fl>, start: u32) -> Self {
+        Self {
+            flash,
+            pos: start,
+            buf: [0xFF; BUF],
+            len: 0,
+            written: 0,
+            crc: CRC.digest(),
+        }
+    }
+
+    pub fn put(&mut self, mut bytes: &[u8]) -> Result<(), AdaptError> {
+        self.crc.update(bytes);
+        self.written += bytes.len() as u32;
+        while !bytes.is_empty() {
+            let n = (BUF - self.len).min(bytes.len());
+            self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+            self.len += n;
+            bytes = &bytes[n..];
+            if self.len == BUF {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered, padded to `WRITE_SIZE`.
+    pub fn flush(&mut self) -> Result<(), AdaptError> {
+        let ws = Fl::WRITE_SIZE.max(1);
+        let n = self.len.div_ceil(ws) * ws;
+        self.buf[self.len..n].fill(0xFF);
+        if let Some(f) = self.flash.as_deref_mut() {
+            if n > 0 {
+                f.write(self.pos, &self.buf[..n]).map_err(io)?;
+            }
+        }
+        self.pos += n as u32;
+        self.len = 0;
+        self.buf = [0xFF; BUF];
+        Ok(())
+    }
+}
+
+/// Reads bytes sequentially from `start` through `READ_SIZE`-aligned blocks, tracking a CRC.
+pub(super) struct Reader<'f, Fl: ReadNorFlash> {
+    flash: &'f mut Fl,
+    pos: u32,
+    end: u32,
+    buf: [u8; BUF],
+    at: usize,
+    len: usize,
+    pub crc: crc::Digest<'static, u32>,
+}
+
+impl<'f, Fl: ReadNorFlash> Reader<'f, Fl> {
+    /// `start` must be `READ_SIZE`-aligned; reads stop at `end`.
+    pub fn new(flash: &'f mut Fl, start: u32, end: u32) -> Self {
+        Self {
+            flash,
+            pos: start,
+            end,
+            buf: [0; BUF],
+            at: 0,
+            len: 0,
+            crc: CRC.digest(),
+        }
+    }
+
+    pub fn take(&mut self, out: &mut [u8]) -> Result<(), AdaptError> {
+        let mut done = 0;
+        while done < out.len() {
+            if self.at == self.len {
+                let rs = Fl::READ_SIZE.max(1);
+                let left = self.end.saturating_sub(self.pos) as usize;
+                let n = (left.div_ceil(rs) * rs).min(BUF);
+                if n == 0 {
+                    return Err(AdaptError::NoSavedState);
+                }
+                self.flash.read(self.pos, &mut self.buf[..n]).map_err(io)?;
+                self.pos += n as u32;
+                self.at = 0;
+                self.len = n;
+            }
+            let k = (self.len - self.at).min(out.len() - done);
+            out[done..done + k].copy_from_slice(&self.buf[self.at..self.at + k]);
+            self.at += k;
+            done += k;
+        }
+        self.crc.update(out);
+        Ok(())
+    }
+}

@@ -1,0 +1,355 @@
+//! Persistence: a simulated NOR flash that enforces alignment and program-once-after-erase,
+//! and cuts power after every possible write/erase step of a save.
+
+mod adapt_common;
+
+use adapt_common::*;
+use embedded_storage::nor_flash::{
+    ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
+};
+use hone::adapt::persist::Journal;
+use hone::adapt::{AdaptError, Head, NewRows, Optimizer, Store, Trainer, Validation, Workspace};
+use hone::testutil::{build_static, tiny_model};
+use hone::{Model, Runner};
+
+const WS: usize = 4;
+const ES: usize = 256;
+const SLOT: usize = 8 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SimError {
+    /// Misaligned or out of bounds (the flash driver would refuse).
+    Bad,
+    /// Programming a word that is not erased (NOR can only clear bits once per erase).
+    NotErased,
+    /// Power was cut.
+    PowerLost,
+}
+
+impl NorFlashError for SimError {
+    fn kind(&self) -> NorFlashErrorKind {
+        match self {
+            SimError::Bad => NorFlashErrorKind::NotAligned,
+            _ => NorFlashErrorKind::Other,
+        }
+    }
+}
+
+/// NOR flash: 4-byte program unit, 256-byte sectors. With a budget, the step (word program
+/// or sector erase) past the budget is interrupted — a torn word keeps only its first two
+/// bytes programmed, a torn erase only its first half erased (or, with `clean`, the cut
+/// falls just before that step) — and every later access fails.
+#[derive(Debug, Clone)]
+struct SimFlash {
+    mem: Vec<u8>,
+    budget: Option<usize>,
+    clean: bool,
+    steps: usize,
+    dead: bool,
+}
+
+impl SimFlash {
+    fn new(bytes: usize) -> Self {
+        Self {
+            mem: vec![0xFF; bytes],
+            budget: None,
+            clean: false,
+            steps: 0,
+            dead: false,
+        }
+    }
+
+    /// The same chip after a power cycle.
+    fn reboot(&self) -> Self {
+        Self {
+            mem: self.mem.clone(),
+            budget: None,
+            clean: false,
+            steps: 0,
+            dead: false,
+        }
+    }
+
+    /// `Ok(true)`: the step completes; `Ok(false)`: it is torn now.
+    fn tick(&mut self) -> Result<bool, SimError> {
+        if self.dead {
+            return Err(SimError::PowerLost);
+        }
+        self.steps += 1;
+        match self.budget {
+            Some(b) if self.steps > b => {
+                self.dead = true;
+                Ok(false)
+            }
+            _ => Ok(true),
+        }
+    }
+}
+
+impl ErrorType for SimFlash {
+    type Error = SimError;
+}
+
+impl ReadNorFlash for SimFlash {
+    const READ_SIZE: usize = 1;
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), SimError> {
+        if self.dead {
+            return Err(SimError::PowerLost);
+        }
+        let o = offset as usize;
+        let src = self.mem.get(o..o + bytes.len()).ok_or(SimError::Bad)?;
+        bytes.copy_from_slice(src);
+        Ok(())
+    }
+    fn capacity(&self) -> usize {
+        self.mem.len()
+    }
+}
+
+impl NorFlash for SimFlash {
+    const WRITE_SIZE: usize = WS;
+    const ERASE_SIZE: usize = ES;
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), SimError> {
+        let (from, to) = (from as usize, to as usize);
+        if !from.is_multiple_of(ES) || !to.is_multiple_of(ES) || from > to || to > self.mem.len() {
+            return Err(SimError::Bad);
+        }
+        for s in (from..to).step_by(ES) {
+            if !self.tick()? {
+                if !self.clean {
+                    self.mem[s..s + ES / 2].fill(0xFF);
+                }
+                return Err(SimError::PowerLost);
+            }
+            self.mem[s..s + ES].fill(0xFF);
+        }
+        Ok(())
+    }
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
+        let o = offset as usize;
+        if !o.is_multiple_of(WS)
+            || !bytes.len().is_multiple_of(WS)
+            || o + bytes.len() > self.mem.len()
+        {
+            return Err(SimError::Bad);
+        }
+        for (i, word) in bytes.chunks(WS).enumerate() {
+            let at = o + i * WS;
+            if self.mem[at..at + WS].iter().any(|&b| b != 0xFF) {
+                return Err(SimError::NotErased);
+            }
+            if !self.tick()? {
+                if !self.clean {
+                    self.mem[at..at + 2].copy_from_slice(&word[..2]);
+                }
+                return Err(SimError::PowerLost);
+            }
+            self.mem[at..at + WS].copy_from_slice(word);
+        }
+        Ok(())
+    }
+}
+
+const F64: usize = 64;
+type H<'m, 'a> = Head<'m, 'a, NEW, F64>;
+type S = Store<N, F64>;
+type State = (NewRows<NEW, F64>, S);
+
+/// Three distinct states of a 48-feature model (two chunks, the second partial): A enrols
+/// two labels, B trains them and adds replayed examples, C enrols a third.
+fn states(m: &Model<'_>) -> [State; 3] {
+    let mut s = vec![0u32; m.scratch_words()];
+    let mut r = Runner::new(m, &mut s).unwrap();
+    let mut head = H::new(m).unwrap();
+    let mut store = S::new();
+    let w = head.enrol("weather").unwrap();
+    let v = head.enrol("volume").unwrap();
+    for p in &WEATHER[..5] {
+        store.collect(&mut r, &head, p, w).unwrap();
+    }
+    for p in &VOLUME[..5] {
+        store.collect(&mut r, &head, p, v).unwrap();
+    }
+    head.imprint_all(&store);
+    let a = (head.rows().clone(), store.clone());
+    for (p, y) in PRETRAIN.iter().step_by(4) {
+        store.collect(&mut r, &head, p, *y).unwrap();
+    }
+    let mut ws = Box::new(Workspace::<NEW, F64, N, 2>::new());
+    let cfg = config(Optimizer::ADAM, Validation::Holdout { every: 3 });
+    Trainer::new(&mut head, &store, &mut ws, cfg)
+        .unwrap()
+        .train()
+        .unwrap();
+    let b = (head.rows().clone(), store.clone());
+    let x = head.enrol("alarm clock").unwrap();
+    store
+        .collect(&mut r, &head, "wake me up at seven", x)
+        .unwrap();
+    head.imprint_all(&store);
+    let c = (head.rows().clone(), store.clone());
+    assert!(a != b && b != c && a != c);
+    [a, b, c]
+}
+
+fn save(flash: SimFlash, m: &Model<'_>, st: &State) -> (SimFlash, Result<u32, AdaptError>) {
+    let mut j = Journal::open(flash, 0, 2 * SLOT as u32).unwrap();
+    let mut head = H::new(m).unwrap();
+    head.set_rows(st.0.clone()).unwrap();
+    let res = j.save(&head, &st.1);
+    (j.into_inner(), res)
+}
+
+/// What a rebooted device loads: `None` if nothing.
+fn load(flash: &SimFlash, m: &Model<'_>) -> Option<State> {
+    let mut j = Journal::open(flash.reboot(), 0, 2 * SLOT as u32).unwrap();
+    let mut head = H::new(m).unwrap();
+    let mut store = S::new();
+    match j.load(&mut head, &mut store) {
+        Ok(_) => Some((head.rows().clone(), store)),
+        Err(AdaptError::NoSavedState) => None,
+        Err(e) => panic!("load failed: {e:?}"),
+    }
+}
+
+fn model_blob() -> Vec<u8> {
+    pretrained(&build_static(64, 48, 0x5eed_0005).unwrap())
+}
+
+#[test]
+fn save_then_load_round_trips_exactly() {
+    let blob = model_blob();
+    let m = Model::from_bytes(&blob).unwrap();
+    assert_eq!(m.feature_dim(), 48);
+    let [a, b, c] = states(&m);
+    let mut flash = SimFlash::new(2 * SLOT);
+    assert_eq!(load(&flash, &m), None);
+    for (i, st) in [&a, &b, &c, &a].into_iter().enumerate() {
+        let (f, seq) = save(flash, &m, st);
+        flash = f;
+        assert_eq!(seq, Ok(i as u32 + 1));
+        assert_eq!(load(&flash, &m).as_ref(), Some(st));
+    }
+}
+
+/// Cuts power at every step of a save — torn and clean — in three situations: the first
+/// save on a blank chip, a save over one state, and a save over two states (erasing the
+/// older). After each cut a rebooted device loads exactly the previous state (or nothing),
+/// except after the final step, when it loads the new one; and the next save succeeds.
+#[test]
+fn a_power_cut_at_any_step_leaves_the_previous_or_the_new_state() {
+    let blob = model_blob();
+    let m = Model::from_bytes(&blob).unwrap();
+    let [a, b, c] = states(&m);
+    let blank = SimFlash::new(2 * SLOT);
+    let (one, _) = save(blank.clone(), &m, &a);
+    let (two, _) = save(one.clone(), &m, &b);
+    let mut cut_points = 0;
+    for (before, prev, next) in [
+        (&blank, None, &a),
+        (&one, Some(&a), &b),
+        (&two, Some(&b), &c),
+    ] {
+        // Steps of an uninterrupted save.
+        let mut probe = before.reboot();
+        probe.budget = Some(usize::MAX);
+        let (probe, res) = save(probe, &m, next);
+        res.unwrap();
+        let total = probe.steps;
+        eprintln!(
+            "save of {} examples: {total} write/erase steps",
+            next.1.len()
+        );
+        assert!(total > 100, "{total}");
+        for cut in 0..=total {
+            for clean in [false, true] {
+                let mut f = before.reboot();
+                f.budget = Some(cut);
+                f.clean = clean;
+                let (f, res) = save(f, &m, next);
+                let loaded = load(&f, &m);
+                if cut == total {
+                    assert!(res.is_ok());
+                    assert_eq!(loaded.as_ref(), Some(next), "cut {cut}");
+                } else {
+                    assert_eq!(res, Err(AdaptError::Storage));
+                    assert_eq!(loaded.as_ref(), prev, "cut {cut} of {total}, clean {clean}");
+                }
+                cut_points += 1;
+                // The device recovers: the next save after the reboot lands.
+                if cut % 97 == 0 {
+                    let (f, res) = save(f.reboot(), &m, next);
+                    res.unwrap();
+                    assert_eq!(load(&f, &m).as_ref(), Some(next));
+                }
+            }
+        }
+    }
+    eprintln!("{cut_points} power-cut points exercised");
+    assert!(cut_points > 600);
+}
+
+#[test]
+fn a_corrupted_latest_slot_falls_back_to_the_previous_state() {
+    let blob = model_blob();
+    let m = Model::from_bytes(&blob).unwrap();
+    let [a, b, _] = states(&m);
+    let (f, _) = save(SimFlash::new(2 * SLOT), &m, &a);
+    let (mut f, _) = save(f, &m, &b);
+    // b is in slot 1; flip one payload bit (a bit decay or a stray write).
+    f.mem[SLOT + 100] ^= 0x10;
+    assert_eq!(load(&f, &m).as_ref(), Some(&a));
+    // Only garbage: nothing loads, nothing panics.
+    f.mem[40] ^= 0x01;
+    assert_eq!(load(&f, &m), None);
+}
+
+#[test]
+fn incompatible_or_oversized_states_and_bad_regions_are_refused() {
+    let blob = model_blob();
+    let m = Model::from_bytes(&blob).unwrap();
+    let [a, b, _] = states(&m);
+    let (f, _) = save(SimFlash::new(2 * SLOT), &m, &a);
+    // Another model (same feature length, other head): Incompatible, head untouched.
+    let other_blob = pretrained(&build_static(64, 48, 0x5eed_0006).unwrap());
+    let other = Model::from_bytes(&other_blob).unwrap();
+    let mut j = Journal::open(f.reboot(), 0, 2 * SLOT as u32).unwrap();
+    let mut head = H::new(&other).unwrap();
+    head.enrol("mine").unwrap();
+    let mut store = S::new();
+    store.add(0, &[0.5; 48]).unwrap();
+    let (rows, kept) = (head.rows().clone(), store.clone());
+    assert_eq!(j.load(&mut head, &mut store), Err(AdaptError::Incompatible));
+    assert_eq!((head.rows(), &store), (&rows, &kept));
+    // A smaller store capacity than the saved examples: Incompatible.
+    let mut small = Store::<4, F64>::new();
+    let mut head = H::new(&m).unwrap();
+    assert_eq!(j.load(&mut head, &mut small), Err(AdaptError::Incompatible));
+    // A state too large for the slot is refused before anything is erased.
+    let tiny = 2 * 2 * ES as u32;
+    let (f, res) = {
+        let mut j = Journal::open(f.reboot(), 0, tiny).unwrap();
+        let mut head = H::new(&m).unwrap();
+        head.set_rows(b.0.clone()).unwrap();
+        let res = j.save(&head, &b.1);
+        (j.into_inner(), res)
+    };
+    assert_eq!(res, Err(AdaptError::Storage));
+    assert_eq!(load(&f, &m).as_ref(), Some(&a));
+    // Misaligned, too small or out-of-chip regions.
+    for (base, len) in [(1, 2 * SLOT as u32), (0, ES as u32), (0, 4 * SLOT as u32)] {
+        assert_eq!(
+            Journal::open(SimFlash::new(2 * SLOT), base, len).err(),
+            Some(AdaptError::Storage)
+        );
+    }
+    // The tiny test model's state never loads into a head of this one.
+    let tm_blob = tiny_model().unwrap();
+    let tm = Model::from_bytes(&tm_blob).unwrap();
+    let mut j = Journal::open(f.reboot(), 0, 2 * SLOT as u32).unwrap();
+    let mut head = Head::<NEW, F64>::new(&tm).unwrap();
+    assert_eq!(
+        j.load(&mut head, &mut S::new()),
+        Err(AdaptError::Incompatible)
+    );
+}
