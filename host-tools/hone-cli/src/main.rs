@@ -1,5 +1,6 @@
 //! The `hone` command line.
 
+mod bench;
 mod golden;
 
 use clap::{Parser, Subcommand};
@@ -19,10 +20,13 @@ struct Cli {
 enum Command {
     /// Golden vectors for the firmware: the host build's exact outputs for a prompts file.
     Golden(golden::GoldenArgs),
+    /// Instruction counts on Cortex-M4 (QEMU): kernels and whole model, portable vs DSP.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Golden(args) => golden::run(&args).map(|_| ()),
+        Command::Bench(args) => bench::run(&args),
     }
 }

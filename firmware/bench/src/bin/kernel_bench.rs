@@ -6,7 +6,8 @@
 //!   [`PROMPTS`], summed: `metric model_{portable,dsp}=<n>` (whole inference: tokenizer,
 //!   encoder, head), `metric model_tokenize=<n>`, `metric model_fc_macs=<n>` (multiply-adds
 //!   in fully connected layers), `metric model_prompts=<n>`, `metric model_tokens=<n>`, and
-//!   per kind of op (timed around each op in a separate run):
+//!   per kind of op, timed around each op in a separate run whose total (observer calls
+//!   included) is `metric model_observed_{portable,dsp}=<n>`:
 //!   `metric model_op_<kind>_{portable,dsp}=<n>`.
 #![no_std]
 #![no_main]
@@ -199,6 +200,7 @@ fn bench_model(model: &Model<'_>, meter: &mut Meter<CmsdkTimer0>) -> i32 {
     // [portable, dsp]
     let mut whole = [0u64; 2];
     let mut per_kind = [[0u64; KINDS.len()]; 2];
+    let mut observed_whole = [0u64; 2];
     let mut failed = false;
     for text in PROMPTS {
         let (n, t) = meter.measure(|| runner.tokenize(black_box(text)));
@@ -215,6 +217,7 @@ fn bench_model(model: &Model<'_>, meter: &mut Meter<CmsdkTimer0>) -> i32 {
             digests[mode] = d;
             let mut start = 0u64;
             let buckets = &mut per_kind[mode];
+            let t0 = clock.ticks();
             let observed = digest(&runner.classify_observed(text, |i, done| {
                 let now = clock.ticks();
                 if done {
@@ -224,6 +227,7 @@ fn bench_model(model: &Model<'_>, meter: &mut Meter<CmsdkTimer0>) -> i32 {
                     start = now;
                 }
             }));
+            observed_whole[mode] += clock.ticks() - t0;
             failed |= observed != d;
         }
         kernels::use_portable(false);
@@ -248,6 +252,8 @@ fn bench_model(model: &Model<'_>, meter: &mut Meter<CmsdkTimer0>) -> i32 {
     metric("model_fc_macs", macs);
     metric("model_portable", whole[0]);
     metric("model_dsp", whole[1]);
+    metric("model_observed_portable", clock.convert(observed_whole[0]));
+    metric("model_observed_dsp", clock.convert(observed_whole[1]));
     for (k, name) in KINDS.iter().enumerate() {
         for (mode, suffix) in ["portable", "dsp"].iter().enumerate() {
             defmt::info!(
