@@ -6,6 +6,9 @@
 //! them each test prints `SKIPPED` and passes, unless `HONE_REQUIRE_TEACHER=1` (set by
 //! `tests/run-all.sh`), which turns the absence into a failure.
 //!
+//! `random_vocab_matches_hf_wordpiece` needs no files: it builds both tokenizers over random
+//! small vocabularies (512 cases) and compares them on random text.
+//!
 //! The vocabulary is renumbered the way the model format stores it (tokens sorted by bytes,
 //! id = rank); ids are mapped back to Hugging Face ids before comparing.
 
@@ -231,4 +234,59 @@ fn code_points_in_context_agree() {
         "{} code points tokenize differently",
         bad.len()
     );
+}
+
+/// A Hugging Face BERT tokenizer (no special tokens added) over `vocab`, built from JSON.
+fn hf_wordpiece(vocab: &[&str], max_chars: u16) -> tokenizers::Tokenizer {
+    let ids: serde_json::Map<String, serde_json::Value> = vocab
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.to_string(), serde_json::Value::from(i)))
+        .collect();
+    let json = serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+        "normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true,
+                       "strip_accents": null, "lowercase": true},
+        "pre_tokenizer": {"type": "BertPreTokenizer"}, "post_processor": null, "decoder": null,
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                  "max_input_chars_per_word": max_chars, "vocab": ids}
+    });
+    json.to_string().parse().expect("tokenizer json")
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    /// Random small vocabularies, random texts and word-length limits: hone's ids equal Hugging
+    /// Face's (no model files needed).
+    #[test]
+    fn random_vocab_matches_hf_wordpiece(
+        pieces in proptest::collection::btree_set("(##)?[abcé中]{1,4}|[!,.]", 1..40),
+        text in "[abcéèABÉ中 !,.\t\u{301}\u{200B}]{0,60}",
+        max_chars in 1u16..12,
+    ) {
+        let mut tokens: Vec<&str> = pieces.iter().map(String::as_str).collect();
+        tokens.push("[UNK]");
+        tokens.sort_unstable();
+        let hf = hf_wordpiece(&tokens, max_chars);
+        let mut offsets = 0u32.to_le_bytes().to_vec();
+        let mut bytes = Vec::new();
+        for t in &tokens {
+            bytes.extend_from_slice(t.as_bytes());
+            offsets.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        }
+        let vocab = Vocab::new(&offsets, &bytes).expect("valid vocab");
+        let unk = vocab.id_of("[UNK]").expect("unk");
+        let config = TokenizerConfig {
+            lowercase: true, strip_accents: true, unk, cls: None, sep: None,
+            max_chars_per_word: max_chars,
+        };
+        let ours = Tokenizer::new(vocab, config).expect("config");
+        let mut buf = [0u16; 128];
+        let n = ours.tokenize(&text, &mut buf);
+        // Same order on both sides: our id is the index in `tokens`.
+        let got: Vec<u32> = buf[..n].iter().map(|&id| u32::from(id)).collect();
+        let want = hf.encode(text.as_str(), false).expect("encode").get_ids().to_vec();
+        proptest::prop_assert_eq!(got, want, "vocab {:?} text {:?}", tokens, text);
+    }
 }
