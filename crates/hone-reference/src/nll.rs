@@ -6,7 +6,7 @@
 //! batch `B` is
 //!
 //! ```text
-//! L = Σ_{i∈B} c_i · ℓ_i + λ/2 Σ_{k trainable} ‖W_k − A_k‖²,
+//! L = Σ_{i∈B} c_i · ℓ_i + λ/2 Σ_{k trainable} (‖W_k − A_k‖² + (b_k − a_k)²),
 //! ℓ_i = −Σ_c t_ic log softmax(W h_i + b)_c,   t_i = (1 − ε) onehot(y_i) + ε/K,
 //! ```
 //!
@@ -32,6 +32,8 @@ pub struct Problem {
     pub first_trainable: usize,
     /// Prior centres `A_k` of the trainable rows.
     pub anchor: Vec<Vec<f64>>,
+    /// Prior centres `a_k` of the trainable biases.
+    pub anchor_b: Vec<f64>,
     /// Features `h_i`.
     pub feats: Vec<Vec<f64>>,
     /// Labels `y_i`.
@@ -113,7 +115,7 @@ impl Problem {
         (1.0 - self.smoothing) * hot + self.smoothing / k
     }
 
-    /// `λ/2 Σ ‖W_k − A_k‖²`.
+    /// `λ/2 Σ (‖W_k − A_k‖² + (b_k − a_k)²)`.
     pub fn prior(&self) -> f64 {
         let mut s = 0.0;
         for (row, a) in self.w[self.first_trainable..].iter().zip(&self.anchor) {
@@ -122,6 +124,9 @@ impl Problem {
                 .zip(a)
                 .map(|(w, a)| (w - a) * (w - a))
                 .sum::<f64>();
+        }
+        for (b, a) in self.b[self.first_trainable..].iter().zip(&self.anchor_b) {
+            s += (b - a) * (b - a);
         }
         0.5 * self.l2 * s
     }
@@ -147,7 +152,8 @@ impl Problem {
     }
 
     /// Objective and analytic gradient on `batch`:
-    /// `∂L/∂W_k = Σ_i c_i (p_ik − t_ik) h_i + λ (W_k − A_k)`, `∂L/∂b_k = Σ_i c_i (p_ik − t_ik)`.
+    /// `∂L/∂W_k = Σ_i c_i (p_ik − t_ik) h_i + λ (W_k − A_k)`,
+    /// `∂L/∂b_k = Σ_i c_i (p_ik − t_ik) + λ (b_k − a_k)`.
     pub fn gradient(&self, batch: &[usize]) -> Gradient {
         let first = self.first_trainable;
         let d = self.feats.first().map_or(0, Vec::len);
@@ -169,6 +175,7 @@ impl Problem {
             for (f, g) in row.iter_mut().enumerate() {
                 *g += self.l2 * (self.w[first + k][f] - self.anchor[k][f]);
             }
+            gb[k] += self.l2 * (self.b[first + k] - self.anchor_b[k]);
         }
         Gradient {
             loss: self.objective(batch),

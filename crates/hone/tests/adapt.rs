@@ -5,8 +5,8 @@ mod adapt_common;
 
 use adapt_common::*;
 use hone::adapt::{
-    ram_bytes, AdaptError, Calibration, Head, Optimizer, Store, TrainConfig, Trainer, Validation,
-    Workspace,
+    ram_bytes, ram_bytes_for_dim, AdaptError, Calibration, Head, Optimizer, Store, TrainConfig,
+    Trainer, Validation, Workspace, FEATURE_BUCKETS,
 };
 use hone::testutil::{tiny_model, tiny_transformer, LABELS};
 use hone::{Model, Runner};
@@ -92,6 +92,33 @@ fn imprinted_rows_are_scaled_class_means_with_calibrated_bias() {
             }
         }
     }
+}
+
+#[test]
+fn prototypes_are_old_rows_rescaled() {
+    let blob = pretrained(&tiny_model().unwrap());
+    let m = Model::from_bytes(&blob).unwrap();
+    let mut head = Head::<NEW, F>::new(&m).unwrap();
+    let d = m.feature_dim();
+    let mut p = [0.0f32; F];
+    for c in 0..m.num_classes() {
+        head.prototype(c, 2.5, &mut p).unwrap();
+        let norm = p[..d].iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 2.5).abs() < 1e-5);
+        let row: Vec<f32> = (0..d).map(|f| m.head_weight(c, f)).collect();
+        let rn = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let cos = row.iter().zip(&p).map(|(a, b)| a * b).sum::<f32>() / (rn * norm);
+        assert!(cos > 0.99999);
+    }
+    let new = head.enrol("new").unwrap();
+    assert_eq!(
+        head.prototype(new, 1.0, &mut p),
+        Err(AdaptError::UnknownLabel)
+    );
+    assert_eq!(
+        head.prototype(0, 1.0, &mut p[..d - 1]),
+        Err(AdaptError::UnknownLabel)
+    );
 }
 
 #[test]
@@ -279,4 +306,18 @@ fn adaptation_ram_is_reported_and_within_budget() {
     // The store dominates: 160 f16 feature vectors.
     assert!(size_of::<Store<160, 128>>() >= 160 * 128 * 2);
     assert!(adam_64 <= 48 * 1024, "{adam_64}");
+    // The per-model figure (`hone inspect`) picks the smallest feature bucket that fits.
+    assert_eq!(ram_bytes_for_dim(128, 2), Some((128, adam_128)));
+    assert_eq!(ram_bytes_for_dim(100, 1), Some((128, sgd_128)));
+    assert_eq!(ram_bytes_for_dim(64, 2), Some((64, adam_64)));
+    assert_eq!(
+        ram_bytes_for_dim(12, 0),
+        Some((16, ram_bytes::<16, 16, 160, 0>()))
+    );
+    assert_eq!(ram_bytes_for_dim(513, 2), None);
+    for w in FEATURE_BUCKETS.windows(2) {
+        let (lo, hi) = (w[0], w[1]);
+        assert_eq!(ram_bytes_for_dim(lo + 1, 2).map(|r| r.0), Some(hi));
+        assert!(ram_bytes_for_dim(hi, 2).unwrap().1 > ram_bytes_for_dim(lo, 2).unwrap().1);
+    }
 }

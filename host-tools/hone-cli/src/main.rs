@@ -2,6 +2,8 @@
 
 mod bench;
 mod golden;
+#[cfg(test)]
+mod verify_adapt;
 
 use clap::{Parser, Subcommand};
 

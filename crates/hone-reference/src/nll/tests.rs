@@ -31,6 +31,7 @@ fn problem(seed: u64, smoothing: f64, l2: f64, reduction: Reduction, balanced: b
         b: r.vec(k_old + k_new, 0.3),
         first_trainable: k_old,
         anchor,
+        anchor_b: r.vec(k_new, 0.3),
         feats: (0..n).map(|_| r.vec(d, 1.0)).collect(),
         labels,
         weights,

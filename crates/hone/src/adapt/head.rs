@@ -38,6 +38,8 @@ pub struct NewRows<const NEW: usize, const F: usize> {
     pub(crate) b: [f32; NEW],
     /// `W_pre` of the L2 prior for each new row (its imprinted start).
     pub(crate) anchor: [[f16; F]; NEW],
+    /// Prior centre of each new bias.
+    pub(crate) anchor_b: [f32; NEW],
     pub(crate) names: Vec<String<LABEL_LEN>, NEW>,
 }
 
@@ -48,6 +50,7 @@ impl<const NEW: usize, const F: usize> NewRows<NEW, F> {
             w: [[0.0; F]; NEW],
             b: [0.0; NEW],
             anchor: [[f16::ZERO; F]; NEW],
+            anchor_b: [0.0; NEW],
             names: Vec::new(),
         }
     }
@@ -141,6 +144,7 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
         self.rows.w[k] = [0.0; F];
         self.rows.b[k] = 0.0;
         self.rows.anchor[k] = [f16::ZERO; F];
+        self.rows.anchor_b[k] = 0.0;
         Ok(self.old_classes() + k)
     }
 
@@ -305,6 +309,7 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
             self.rows.w[k][f] = a.to_f32();
         }
         self.rows.b[k] = bias;
+        self.rows.anchor_b[k] = bias;
         Ok(())
     }
 
@@ -346,6 +351,11 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
             self.rows.b[k],
             &self.rows.anchor[k][..d],
         ))
+    }
+
+    /// Prior centre of enrolled row `k`'s bias (its imprinted bias).
+    pub fn prior_bias(&self, k: usize) -> Option<f32> {
+        (k < self.num_new()).then(|| self.rows.anchor_b[k])
     }
 
     /// The RAM part (for snapshots and persistence).

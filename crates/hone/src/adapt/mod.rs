@@ -9,15 +9,20 @@
 //! i.e. minimises the negative log-likelihood
 //!
 //! ```text
-//! L(θ) = Σ_i w_i · (−log softmax(W h_i + b)[y_i])  +  λ/2 · ‖W − W_pre‖²
+//! L(θ) = Σ_i w_i · (−log softmax(W h_i + b)[y_i])  +  λ/2 · ‖θ − θ_pre‖²
 //! ```
+//!
+//! where `θ = (W, b)` are the trainable (enrolled) rows and biases.
 //!
 //! The first term is the cross-entropy of the model against the user's labels (with label
 //! smoothing ε the one-hot target becomes `(1 − ε)·onehot + ε/K`). The second is a Gaussian
 //! prior centred on the starting weights, so the minimiser is a maximum *a posteriori*
 //! estimate: with few examples the data move the head only as far as they justify. Its
 //! gradient is simple and exact: `∂L/∂z_c = w_i (p_c − t_c)` for the logits `z`, hence
-//! `∂L/∂W_c = Σ_i w_i (p_ic − t_ic) h_i + λ (W_c − W_pre,c)` and `∂L/∂b_c = Σ_i w_i (p_ic − t_ic)`.
+//! `∂L/∂W_c = Σ_i w_i (p_ic − t_ic) h_i + λ (W_c − W_pre,c)` and
+//! `∂L/∂b_c = Σ_i w_i (p_ic − t_ic) + λ (b_c − b_pre,c)`. The prior covers the biases too:
+//! with only new-class examples, an unpenalised bias is the cheapest way to raise the new
+//! classes' likelihood, and it raises them on every prompt.
 //!
 //! # Why training starts from the pre-trained weights
 //!
@@ -62,14 +67,16 @@ mod error;
 mod head;
 mod optim;
 pub mod persist;
+mod ram;
 mod store;
 mod train;
 
 pub use error::AdaptError;
 pub use head::{Calibration, Head, NewRows, LABEL_LEN};
 pub use optim::{Optimizer, Schedule};
+pub use ram::{ram_bytes, ram_bytes_for_dim, FEATURE_BUCKETS, RAM_EXAMPLES, RAM_NEW};
 pub use store::{Example, Store};
 pub use train::{
-    class_weights, ram_bytes, Reduction, StepInfo, TrainConfig, TrainReport, Trainer, Validation,
-    Workspace, MAX_BATCH, MAX_EPOCHS,
+    class_weights, Reduction, StepInfo, TrainConfig, TrainReport, Trainer, Validation, Workspace,
+    MAX_BATCH, MAX_EPOCHS,
 };

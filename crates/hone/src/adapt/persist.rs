@@ -57,6 +57,7 @@ enum Rec<'a> {
     Class {
         name: &'a str,
         bias: f32,
+        prior_bias: f32,
     },
     Row([f32; CHUNK]),
     Anchor([u16; CHUNK]),
@@ -309,7 +310,15 @@ fn emit<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
     for k in 0..head.num_new() {
         let (row, bias, anchor) = head.new_row(k).ok_or(AdaptError::Storage)?;
         let name = head.label(head.old_classes() + k).unwrap_or("");
-        put(w, &Rec::Class { name, bias })?;
+        let prior_bias = head.prior_bias(k).unwrap_or(0.0);
+        put(
+            w,
+            &Rec::Class {
+                name,
+                bias,
+                prior_bias,
+            },
+        )?;
         for (rc, ac) in row.chunks(CHUNK).zip(anchor.chunks(CHUNK)) {
             let mut r = [0.0f32; CHUNK];
             r[..rc.len()].copy_from_slice(rc);
@@ -346,10 +355,15 @@ fn absorb<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
     let chunks = d.div_ceil(CHUNK);
     let bad = AdaptError::Storage;
     for k in 0..new {
-        let (name, bias) = match next(r, buf)? {
-            Rec::Class { name, bias } => (
+        let (name, bias, prior_bias) = match next(r, buf)? {
+            Rec::Class {
+                name,
+                bias,
+                prior_bias,
+            } => (
                 String::<{ super::LABEL_LEN }>::try_from(name).map_err(|_| bad)?,
                 bias,
+                prior_bias,
             ),
             _ => return Err(bad),
         };
@@ -358,6 +372,7 @@ fn absorb<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
         }
         head.rows.names.push(name).map_err(|_| bad)?;
         head.rows.b[k] = bias;
+        head.rows.anchor_b[k] = prior_bias;
         for c in 0..chunks {
             let n = CHUNK.min(d - c * CHUNK);
             let Rec::Row(row) = next(r, buf)? else {

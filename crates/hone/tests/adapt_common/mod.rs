@@ -108,6 +108,7 @@ pub fn pretrained(blob: &[u8]) -> Vec<u8> {
         b: vec![0.0; k],
         first_trainable: 0,
         anchor: vec![vec![0.0; d]; k],
+        anchor_b: vec![0.0; k],
         feats,
         labels: PRETRAIN.iter().map(|&(_, y)| y).collect(),
         weights: vec![1.0; PRETRAIN.len()],

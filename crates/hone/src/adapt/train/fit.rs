@@ -57,7 +57,7 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
             for bi in 0..batch.len() {
                 g += this.ws.resid[bi][k];
             }
-            g
+            g + l2 * (this.head.rows.b[k] - this.head.rows.anchor_b[k])
         };
         let mut scale = 1.0f32;
         let mut grad_norm = None;

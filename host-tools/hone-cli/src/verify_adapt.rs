@@ -1,0 +1,262 @@
+//! `hone verify --adapt`: the device's last-layer fine-tuning (f32, f16 features) against the
+//! f64 reference (`hone_reference::nll`) on the same data and hyper-parameters.
+//!
+//! Labelled prompts whose label the model knows become examples of that class; other labels
+//! are enrolled as new classes (up to [`NEW`]) and imprinted. Both sides then take the same
+//! mini-batches for `steps` steps of Adam with label smoothing, class-balanced weights and an
+//! L2 prior; the check passes when the objective agrees to [`TOLERANCE`] (relative) at every
+//! step and both final heads predict the same class for every test prompt.
+
+use anyhow::{bail, Result};
+use hone::adapt::{
+    Head, Optimizer, Reduction, Schedule, Store, TrainConfig, Trainer, Validation, Workspace,
+};
+use hone::{Model, Runner};
+use hone_reference::nll;
+use serde::Serialize;
+
+/// Most new classes enrolled.
+pub const NEW: usize = 16;
+/// Most stored examples.
+pub const EXAMPLES: usize = 256;
+/// Largest relative difference of the objective allowed at any step.
+pub const TOLERANCE: f64 = 1e-4;
+
+/// The outcome (`--json`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AdaptSummary {
+    /// Optimisation steps compared.
+    pub steps: usize,
+    /// Examples trained on (stored features).
+    pub examples: usize,
+    /// Classes enrolled from labels the model does not know.
+    pub new_classes: usize,
+    /// Objective before the first step (reference).
+    pub first_loss: f64,
+    /// Objective before the last step (reference).
+    pub last_loss: f64,
+    /// Largest relative difference of the objective over all steps.
+    pub max_rel_loss_diff: f64,
+    /// The allowed difference.
+    pub tolerance: f64,
+    /// Test prompts compared.
+    pub test_prompts: usize,
+    /// Test prompts where the runtime and the reference predict the same class.
+    pub same_predictions: usize,
+    /// Whether the check passed.
+    pub ok: bool,
+}
+
+/// Runs the comparison for `model` on labelled `train` prompts, then predicts `test`.
+pub fn check(
+    model: &Model<'_>,
+    train: &[(String, String)],
+    test: &[String],
+    steps: usize,
+) -> Result<AdaptSummary> {
+    macro_rules! dispatch {
+        ($($f:literal),*) => {
+            $(if model.feature_dim() <= $f {
+                return check_with::<$f>(model, train, test, steps);
+            })*
+        };
+    }
+    dispatch!(16, 32, 64, 128, 256, 384, 512, 768, 1024);
+    bail!("features too wide ({})", model.feature_dim())
+}
+
+fn config() -> TrainConfig {
+    TrainConfig {
+        optimizer: Optimizer::ADAM,
+        lr: 0.02,
+        schedule: Schedule::Linear { end: 0.2 },
+        epochs: 1,
+        batch: 8,
+        l2: 0.01,
+        reduction: Reduction::Mean,
+        class_balanced: true,
+        label_smoothing: 0.05,
+        clip_norm: 5.0,
+        seed: 0x2545_f491,
+        validation: Validation::None,
+    }
+}
+
+fn check_with<const F: usize>(
+    model: &Model<'_>,
+    train: &[(String, String)],
+    test: &[String],
+    steps: usize,
+) -> Result<AdaptSummary> {
+    let mut scratch = vec![0u32; model.scratch_words()];
+    let mut runner = Runner::new(model, &mut scratch)?;
+    let mut head = Head::<NEW, F>::new(model).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut store = Box::new(Store::<EXAMPLES, F>::new());
+    for (text, label) in train.iter().take(EXAMPLES) {
+        let c = head
+            .class_id(label)
+            .map_err(|e| anyhow::anyhow!("label {label:?}: {e}"))?;
+        match store.collect(&mut runner, &head, text, c) {
+            Ok(_) | Err(hone::adapt::AdaptError::EmptyPrompt) => {}
+            Err(e) => bail!("prompt {text:?}: {e}"),
+        }
+    }
+    if store.is_empty() {
+        bail!("no usable labelled prompt");
+    }
+    head.imprint_all(&store);
+    let cfg = config();
+    let problem = reference_problem(&head, &store, &cfg);
+    let mut reference = nll::Trainer::new(problem, adam(), f64::from(cfg.clip_norm));
+    let mut ws = Box::new(Workspace::<NEW, F, EXAMPLES, 2>::new());
+    let mut trainer =
+        Trainer::new(&mut head, &store, &mut ws, cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (mut worst, mut first, mut last) = (0.0f64, f64::NAN, f64::NAN);
+    let mut step = 0;
+    while step < steps {
+        let order: Vec<u16> = trainer.shuffle().to_vec();
+        for batch in order.chunks(usize::from(cfg.batch)) {
+            if step == steps {
+                break;
+            }
+            let lr = cfg.lr * cfg.schedule.factor(step as u32, steps as u32);
+            let got = trainer.step(batch, lr);
+            let idx: Vec<usize> = batch.iter().map(|&i| usize::from(i)).collect();
+            let want = reference.step(&idx, f64::from(lr));
+            let rel = if got.skipped {
+                f64::INFINITY
+            } else {
+                (f64::from(got.loss) - want).abs() / want.abs().max(1e-3)
+            };
+            worst = worst.max(rel);
+            if step == 0 {
+                first = want;
+            }
+            last = want;
+            step += 1;
+        }
+    }
+    let mut logp = vec![0.0f32; head.num_classes()];
+    let mut same = 0;
+    for text in test {
+        let h: Vec<f32> = runner.features(text).to_vec();
+        let got = head.classify(&h, &mut logp);
+        let h64: Vec<f64> = h.iter().map(|&x| f64::from(x)).collect();
+        same += usize::from(got == reference.problem.predict(&h64));
+    }
+    Ok(AdaptSummary {
+        steps,
+        examples: store.len(),
+        new_classes: head.num_new(),
+        first_loss: first,
+        last_loss: last,
+        max_rel_loss_diff: worst,
+        tolerance: TOLERANCE,
+        test_prompts: test.len(),
+        same_predictions: same,
+        ok: worst <= TOLERANCE && same == test.len(),
+    })
+}
+
+fn adam() -> nll::Optimizer {
+    nll::Optimizer::Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+    }
+}
+
+/// The f64 problem at the trainer's starting point: frozen rows from the blob, enrolled
+/// rows and prior centres from the head, the store's f16 features.
+fn reference_problem<const F: usize>(
+    head: &Head<'_, '_, NEW, F>,
+    store: &Store<EXAMPLES, F>,
+    cfg: &TrainConfig,
+) -> nll::Problem {
+    let d = head.dim();
+    let k = head.num_classes();
+    let labels: Vec<usize> = store.iter().map(|e| usize::from(e.label)).collect();
+    nll::Problem {
+        w: (0..k)
+            .map(|c| (0..d).map(|f| f64::from(head.weight(c, f))).collect())
+            .collect(),
+        b: (0..k).map(|c| f64::from(head.bias(c))).collect(),
+        first_trainable: head.old_classes(),
+        anchor: (0..head.num_new())
+            .filter_map(|j| head.new_row(j))
+            .map(|(_, _, a)| a.iter().map(|x| f64::from(x.to_f32())).collect())
+            .collect(),
+        anchor_b: (0..head.num_new())
+            .filter_map(|j| head.prior_bias(j))
+            .map(f64::from)
+            .collect(),
+        feats: store
+            .iter()
+            .map(|e| e.feat[..d].iter().map(|x| f64::from(x.to_f32())).collect())
+            .collect(),
+        weights: nll::class_weights(&labels),
+        labels,
+        l2: f64::from(cfg.l2),
+        smoothing: f64::from(cfg.label_smoothing),
+        reduction: nll::Reduction::Mean,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hone::testutil::{tiny_model, tiny_transformer, LABELS};
+
+    fn data() -> (Vec<(String, String)>, Vec<String>) {
+        let train = [
+            ("what is the weather today", "weather"),
+            ("weather today please", "weather"),
+            ("is the weather on", "weather"),
+            ("volume up", "volume"),
+            ("volume down please", "volume"),
+            ("turn the volume up", "volume"),
+            ("turn the lights off", LABELS[0]),
+            ("play music", LABELS[2]),
+            ("set a timer for 5 minutes", LABELS[3]),
+        ];
+        let test = [
+            "the weather",
+            "volume down",
+            "lights on please",
+            "play a song",
+            "",
+        ];
+        (
+            train
+                .iter()
+                .map(|(t, l)| (t.to_string(), l.to_string()))
+                .collect(),
+            test.iter().map(|t| t.to_string()).collect(),
+        )
+    }
+
+    #[test]
+    fn runtime_and_reference_agree_over_100_steps() {
+        let (train, test) = data();
+        for blob in [tiny_model().unwrap(), tiny_transformer().unwrap()] {
+            let m = Model::from_bytes(&blob).unwrap();
+            let s = check(&m, &train, &test, 100).unwrap();
+            eprintln!("{s:?}");
+            assert!(s.ok, "{s:?}");
+            assert_eq!((s.steps, s.examples, s.new_classes), (100, 9, 2));
+            assert_eq!(s.same_predictions, test.len());
+            assert!(s.last_loss < s.first_loss);
+        }
+    }
+
+    #[test]
+    fn too_many_new_labels_are_an_error() {
+        let blob = tiny_model().unwrap();
+        let m = Model::from_bytes(&blob).unwrap();
+        let train: Vec<(String, String)> = (0..=NEW)
+            .map(|i| ("play music".to_string(), format!("new{i}")))
+            .collect();
+        assert!(check(&m, &train, &[], 10).is_err());
+        assert!(check(&m, &[], &[], 10).is_err());
+    }
+}
