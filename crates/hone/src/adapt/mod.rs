@@ -56,6 +56,50 @@
 //! the head with the best validation NLL and rolls back to the starting head when
 //! training does not improve it.
 //!
+//! # Forgetting
+//!
+//! The old rows never change, so old classes are forgotten only when a new row outscores
+//! them on their own prompts. Two things matter, both measured on the test models
+//! (`tests/adapt_train.rs`, 10 unseen old-class prompts): the imprinted norm (at the old
+//! rows' mean norm the two new rows took 9–10 of them; calibrated, 2–3), and negatives —
+//! prompts of old classes in the store. Without any, the likelihood of the user's data only
+//! says "more new class", so a weak prior lets training take 6–8 more; a strong prior
+//! (λ = 1, the default) or one replayed prompt per old class keeps them. The old rows used
+//! as pseudo-examples ([`Head::prototype`]) did not help: a discriminatively trained row is
+//! not where that class's prompts lie.
+//!
+//! # Example
+//!
+//! ```
+//! # #[cfg(feature = "alloc")] {
+//! use hone::adapt::{Head, Store, TrainConfig, Trainer, Validation, Workspace};
+//! use hone::{Model, Runner};
+//! # let blob = hone::testutil::tiny_model().unwrap();
+//! let model = Model::from_bytes(&blob)?;
+//! let mut scratch = vec![0u32; model.scratch_words()];
+//! let mut runner = Runner::new(&model, &mut scratch)?;
+//! // Capacities: 4 new classes, features up to 16, 32 examples, 2 optimiser slots (Adam).
+//! let mut head = Head::<4, 16>::new(&model)?;
+//! let mut store = Store::<32, 16>::new();
+//! let mut ws = Box::new(Workspace::<4, 16, 32, 2>::new()); // a `static` on a device
+//! let weather = head.enrol("weather")?;
+//! for p in ["what is the weather", "weather today", "is the weather on", "the weather please"] {
+//!     store.collect(&mut runner, &head, p, weather)?;
+//! }
+//! head.imprint_all(&store);
+//! let cfg = TrainConfig { validation: Validation::Holdout { every: 4 }, ..TrainConfig::default() };
+//! let report = Trainer::new(&mut head, &store, &mut ws, cfg)?.train()?;
+//! assert_eq!(report.skipped, 0);
+//! let h = runner.features("weather today please").to_vec();
+//! let mut log_probs = [0.0f32; 8];
+//! let class = head.classify(&h, &mut log_probs);
+//! assert_eq!(head.label(class), Some("weather"));
+//! # }
+//! # Ok::<(), Box<dyn core::error::Error>>(())
+//! ```
+//!
+//! [`persist::Journal`] saves and restores the enrolled classes and the store.
+//!
 //! # RAM
 //!
 //! Everything lives in const-generic, heap-free structures whose size is known at compile
