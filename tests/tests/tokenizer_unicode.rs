@@ -5,6 +5,8 @@
 //!   `BertPreTokenizer` (plus `char::to_lowercase`, which Hugging Face uses) and compares them
 //!   with the committed file. Regenerate with
 //!   `HONE_WRITE_TABLES=1 cargo test -p hone-tests --test tokenizer_unicode tables_are_up_to_date`.
+//!   (When the table layout itself changes, generate while hone still compiles against the old
+//!   tables, then switch `unicode.rs` over.)
 //! * `every_code_point_matches_hf`: for every Unicode scalar value, hone's per-character
 //!   normalisation and punctuation class equal Hugging Face's.
 //!
@@ -78,9 +80,13 @@ fn lower_runs(map: &[(u32, u32)]) -> Vec<(u32, i32)> {
 }
 
 fn write_u32s(src: &mut String, name: &str, doc: &str, v: &[u32]) {
-    writeln!(src, "/// {doc}\npub(super) static {name}: &[u32] = &[").unwrap();
+    write_ints(src, name, "u32", doc, v, 8);
+}
+
+fn write_ints(src: &mut String, name: &str, ty: &str, doc: &str, v: &[u32], digits: usize) {
+    writeln!(src, "/// {doc}\npub(super) static {name}: &[{ty}] = &[").unwrap();
     for chunk in v.chunks(8) {
-        let line: Vec<String> = chunk.iter().map(|x| format!("0x{x:08X}")).collect();
+        let line: Vec<String> = chunk.iter().map(|x| format!("0x{x:0digits$X}")).collect();
         writeln!(src, "    {},", line.join(", ")).unwrap();
     }
     writeln!(src, "];\n").unwrap();
@@ -171,11 +177,49 @@ fn generate() -> String {
         "Removed by accent stripping (nonspacing marks): packed ranges.",
         &pack_ranges(&mark),
     );
-    write_u32s(
+    // BMP → one BMP character, in pages of 64 code points: a bitmap per page and the targets
+    // of all pages in order (a target's index is its page's rank plus the bits below it).
+    let (mut pages, mut ranks, mut bits, mut dsts) =
+        (Vec::<u32>::new(), Vec::new(), Vec::<u64>::new(), Vec::new());
+    for &e in &bmp {
+        let (code, dst) = (e >> 16, e & 0xFFFF);
+        if pages.last() != Some(&(code >> 6)) {
+            pages.push(code >> 6);
+            ranks.push(dsts.len() as u32);
+            bits.push(0);
+        }
+        *bits.last_mut().unwrap() |= 1 << (code & 63);
+        dsts.push(dst);
+    }
+    write_ints(
         &mut src,
-        "DECOMP_BMP",
-        "Accent stripping, BMP to one BMP character: `src << 16 | dst`, sorted.",
-        &bmp,
+        "DECOMP_PAGE",
+        "u16",
+        "Accent stripping in the BMP: pages (`code >> 6`) that have targets, sorted.",
+        &pages,
+        4,
+    );
+    write_ints(
+        &mut src,
+        "DECOMP_RANK",
+        "u16",
+        "Index in [`DECOMP_DST`] of each page's first target.",
+        &ranks,
+        4,
+    );
+    writeln!(src, "/// Bitmap per page: bit `code & 63` is set when `code` has a target.\npub(super) static DECOMP_BITS: &[u64] = &[").unwrap();
+    for chunk in bits.chunks(4) {
+        let line: Vec<String> = chunk.iter().map(|x| format!("0x{x:016X}")).collect();
+        writeln!(src, "    {},", line.join(", ")).unwrap();
+    }
+    writeln!(src, "];\n").unwrap();
+    write_ints(
+        &mut src,
+        "DECOMP_DST",
+        "u16",
+        "Targets of the BMP pages, in code point order.",
+        &dsts,
+        4,
     );
     writeln!(src, "/// First code point of [`DECOMP_SUP`].\npub(super) const DECOMP_SUP_START: u32 = 0x{sup_start:X};\n").unwrap();
     writeln!(src, "/// Accent stripping of CJK compatibility ideographs from `DECOMP_SUP_START`: 3-byte LE targets.\npub(super) static DECOMP_SUP: &[u8] = &[").unwrap();

@@ -11,7 +11,8 @@
 //! nonspacing marks (NFD sorts them by combining class; they are kept in input order here).
 
 use super::tables::{
-    DECOMP_BMP, DECOMP_MULTI, DECOMP_SUP, DECOMP_SUP_START, DECOMP_WIDE, DROP, LOWER, MARK, PUNCT,
+    DECOMP_BITS, DECOMP_DST, DECOMP_MULTI, DECOMP_PAGE, DECOMP_RANK, DECOMP_SUP, DECOMP_SUP_START,
+    DECOMP_WIDE, DROP, LOWER, MARK, PUNCT,
 };
 
 /// Most characters one input character can normalise to.
@@ -71,6 +72,20 @@ fn to_char(code: u32) -> char {
     char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER)
 }
 
+/// BMP accent stripping to one BMP character (page bitmap + rank lookup).
+fn decomp_bmp(code: u32) -> Option<u32> {
+    let page = u16::try_from(code >> 6).ok()?;
+    let i = DECOMP_PAGE.binary_search(&page).ok()?;
+    let bits = *DECOMP_BITS.get(i)?;
+    let bit = code & 63;
+    if (bits >> bit) & 1 == 0 {
+        return None;
+    }
+    let below = (bits & ((1u64 << bit) - 1)).count_ones();
+    let rank = usize::from(*DECOMP_RANK.get(i)?) + below as usize;
+    DECOMP_DST.get(rank).map(|&d| u32::from(d))
+}
+
 /// Canonical decomposition with nonspacing marks removed, written into `out`; returns the
 /// count (0 for a nonspacing mark, at most 3).
 pub fn strip_accents(c: char, out: &mut [char; 3]) -> usize {
@@ -94,11 +109,7 @@ pub fn strip_accents(c: char, out: &mut [char; 3]) -> usize {
         return 3;
     }
     let mapped = if code < 0x1_0000 {
-        DECOMP_BMP
-            .binary_search_by_key(&code, |&e| e >> 16)
-            .ok()
-            .and_then(|i| DECOMP_BMP.get(i))
-            .map(|&e| e & 0xFFFF)
+        decomp_bmp(code)
     } else if let Some(i) = code.checked_sub(DECOMP_SUP_START) {
         let i = i as usize * 3;
         DECOMP_SUP
