@@ -180,8 +180,21 @@ pub fn normalize(
     strip: bool,
     out: &mut [char; MAX_EXPANSION],
 ) -> Normalized {
-    if c == '\t' || c == '\n' || c == '\r' {
-        return Normalized::Space;
+    if c.is_ascii() {
+        // Fast path, same result as the general one: controls other than \t \n \r (VT and
+        // FF included) are dropped before whitespace is considered.
+        return match c {
+            '\t' | '\n' | '\r' | ' ' => Normalized::Space,
+            _ if c.is_ascii_control() => Normalized::Dropped,
+            _ => {
+                out[0] = if lowercase_text {
+                    c.to_ascii_lowercase()
+                } else {
+                    c
+                };
+                Normalized::Chars { len: 1, cjk: false }
+            }
+        };
     }
     if is_dropped(c) {
         return Normalized::Dropped;
