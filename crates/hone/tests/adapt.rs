@@ -321,3 +321,26 @@ fn adaptation_ram_is_reported_and_within_budget() {
         assert!(ram_bytes_for_dim(hi, 2).unwrap().1 > ram_bytes_for_dim(lo, 2).unwrap().1);
     }
 }
+
+/// The model of the on-device enrolment benchmark (`firmware/bench`, binary `adapt-bench`):
+/// the benchmark's stand-in encoder (`testutil::transformer(64, 4, 256, 7)`, 64 features)
+/// with a 135-class head, as after pre-training on 9 CLINC domains. Written to
+/// `$HONE_ADAPT_BENCH_MODEL` when that is set.
+#[test]
+fn enrolment_benchmark_model_is_a_135_class_64_feature_model() {
+    let base = hone::testutil::transformer(64, 4, 256, 7).unwrap();
+    let m = Model::from_bytes(&base).unwrap();
+    let d = m.feature_dim();
+    let mut rng = hone::testutil::XorShift(135);
+    let w = rng.vec(135 * d, 0.5);
+    let b = rng.vec(135, 0.1);
+    let labels: Vec<String> = (0..135).map(|i| format!("intent_{i:03}")).collect();
+    let blob = with_head_and_labels(&base, &w, &b, Some(&labels));
+    let m = Model::from_bytes(&blob).unwrap();
+    assert_eq!((m.num_classes(), m.feature_dim()), (135, 64));
+    assert_eq!(m.labels().get(134), Some("intent_134"));
+    assert_eq!(m.head_weight(134, 63), w[135 * 64 - 1]);
+    if let Some(path) = std::env::var_os("HONE_ADAPT_BENCH_MODEL") {
+        std::fs::write(path, &blob).unwrap();
+    }
+}

@@ -184,8 +184,8 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
         let mut acc = self.bias(c);
         match c.checked_sub(self.old_classes()) {
             None => {
-                for (f, &x) in h.iter().take(self.dim()).enumerate() {
-                    acc += self.model.head_weight(c, f) * x;
+                for (w, &x) in self.old_row(c).chunks_exact(4).zip(h) {
+                    acc += f32::from_le_bytes([w[0], w[1], w[2], w[3]]) * x;
                 }
             }
             Some(k) => {
@@ -216,6 +216,16 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
         ops::argmax(&out[..n])
     }
 
+    /// Pre-trained row `c` as little-endian f32 bytes, borrowed from the blob.
+    fn old_row(&self, c: usize) -> &'a [u8] {
+        let d = self.dim();
+        self.model
+            .head
+            .weights
+            .get(c * d * 4..(c + 1) * d * 4)
+            .unwrap_or(&[])
+    }
+
     /// Mean L2 norm of the pre-trained rows and their mean bias.
     pub fn old_row_stats(&self) -> (f32, f32) {
         let (c_old, d) = (self.old_classes(), self.dim());
@@ -225,8 +235,8 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
         let (mut norms, mut biases) = (0.0f32, 0.0f32);
         for c in 0..c_old {
             let mut ss = 0.0f32;
-            for f in 0..d {
-                let w = self.model.head_weight(c, f);
+            for w in self.old_row(c).chunks_exact(4).take(d) {
+                let w = f32::from_le_bytes([w[0], w[1], w[2], w[3]]);
                 ss += w * w;
             }
             norms += sqrt_f32(ss);
@@ -260,6 +270,17 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
         store: &Store<N, F>,
         cal: Calibration,
     ) -> Result<(), AdaptError> {
+        let stats = self.old_row_stats();
+        self.imprint_using(c, store, cal, stats)
+    }
+
+    fn imprint_using<const N: usize>(
+        &mut self,
+        c: usize,
+        store: &Store<N, F>,
+        cal: Calibration,
+        (mut norm, bias): (f32, f32),
+    ) -> Result<(), AdaptError> {
         let k = c
             .checked_sub(self.old_classes())
             .filter(|&k| k < self.num_new())
@@ -277,7 +298,6 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
             return Err(AdaptError::NoExamples);
         }
         ops::l2_normalize(&mut mean[..d]);
-        let (mut norm, bias) = self.old_row_stats();
         if let Calibration::Margin(delta) = cal {
             // Smallest scale s with mean over the class's examples of
             // s·(ĥ_mean · h) + bias ≥ mean of the best old logit + delta.
@@ -316,8 +336,12 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
     /// Imprints every enrolled class that has examples in `store`; returns how many.
     pub fn imprint_all<const N: usize>(&mut self, store: &Store<N, F>) -> usize {
         let old = self.old_classes();
+        let stats = self.old_row_stats();
         (old..self.num_classes())
-            .filter(|&c| self.imprint(c, store).is_ok())
+            .filter(|&c| {
+                self.imprint_using(c, store, Calibration::DEFAULT, stats)
+                    .is_ok()
+            })
             .count()
     }
 

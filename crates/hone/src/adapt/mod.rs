@@ -36,7 +36,11 @@
 //!
 //! Because the old rows are frozen and the features are cached, each example's old-class
 //! log-sum-exp, old target logit and sum of old logits are computed once per training run
-//! ([`Trainer`]); a training step then costs only the new rows' arithmetic.
+//! ([`Trainer`]); a training step then costs only the new rows' arithmetic. Measured on
+//! Cortex-M4 (QEMU, `firmware/bench` binary `adapt-bench`): enrolling 15 intents × 5
+//! prompts over a 135-class, 64-feature head with the default configuration (240 Adam
+//! steps) takes 18.5 M instructions — imprinting 4.1 M, caches 4.6 M, training 9.8 M —
+//! i.e. 4.4 forward passes of that 64-wide one-layer transformer.
 //!
 //! # Sum or mean, and class balance
 //!

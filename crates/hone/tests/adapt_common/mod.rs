@@ -67,6 +67,16 @@ pub const VOLUME: &[&str] = &[
 
 /// `blob` with its head replaced by weights `w` (`classes × d`) and biases `b`.
 pub fn with_head(blob: &[u8], w: &[f32], b: &[f32]) -> Vec<u8> {
+    with_head_and_labels(blob, w, b, None)
+}
+
+/// [`with_head`], optionally with new label names (one per row).
+pub fn with_head_and_labels(
+    blob: &[u8],
+    w: &[f32],
+    b: &[f32],
+    labels: Option<&[String]>,
+) -> Vec<u8> {
     let m = Model::from_bytes(blob).unwrap();
     let (wb, bb) = (f32_bytes(w), f32_bytes(b));
     let mut ops = Vec::new();
@@ -89,6 +99,10 @@ pub fn with_head(blob: &[u8], w: &[f32], b: &[f32]) -> Vec<u8> {
         count: desc.ops.count,
         bytes: &ops,
     };
+    let table = labels.map(hone::builder::str_table);
+    if let Some((offsets, text)) = &table {
+        desc.labels = hone::format::StrTableDesc { offsets, text };
+    }
     frame(&postcard::to_allocvec(&desc).unwrap())
 }
 
