@@ -12,13 +12,19 @@ use std::{
 };
 
 use hone_golden::{
-    generate::{classify, parse_prompts, ClassifyCase},
+    generate::{adapt, classify, parse_adapt, parse_prompts, AdaptStep, ClassifyCase},
     i32_bytes, i8_bytes, model_crc, Vector,
 };
 use hone_tests::qemu::{self, Board, Embed, Run};
 
 /// Prompts of the classification vectors (relative to the tests crate).
 const PROMPTS: &str = "data/golden-prompts.txt";
+
+/// Adaptation script: prompts to enrol and to evaluate (relative to the tests crate).
+const ADAPT: &str = "data/golden-adapt.txt";
+/// Training epochs and shuffle seed of the adaptation script.
+const ADAPT_EPOCHS: u16 = 30;
+const ADAPT_SEED: u32 = 0x5eed;
 
 /// Matvec shapes (rows, cols) of the kernel golden vectors: degenerate, odd, and
 /// model-sized.
@@ -45,14 +51,39 @@ fn i8s(seed: u32, n: usize) -> Vec<i8> {
 /// What the firmware embeds: a test model and the golden file computed with it.
 struct Fixture {
     model: PathBuf,
+    /// Golden file with every vector.
     golden: PathBuf,
-    /// Classification vectors (first in the file), then one matvec vector per shape.
+    /// The same without the adaptation script (for boards too small to adapt).
+    golden_no_adapt: PathBuf,
+    /// Classification vectors (first in the file), then the adaptation script, then one
+    /// matvec vector per shape.
     cases: Vec<ClassifyCase>,
+    steps: Vec<AdaptStep>,
 }
 
 impl Fixture {
-    fn vectors(&self) -> usize {
-        self.cases.len() + MATVEC_SHAPES.len()
+    /// Whether `board` runs the adaptation script.
+    fn adapts(board: Board) -> bool {
+        board != Board::Microbit
+    }
+
+    /// The golden file embedded for `board`.
+    fn golden(&self, board: Board) -> &Path {
+        if Self::adapts(board) {
+            &self.golden
+        } else {
+            &self.golden_no_adapt
+        }
+    }
+
+    /// Number of vectors `board` checks.
+    fn vectors(&self, board: Board) -> usize {
+        let adapt = if Self::adapts(board) {
+            self.steps.len()
+        } else {
+            0
+        };
+        self.cases.len() + adapt + MATVEC_SHAPES.len()
     }
 }
 
@@ -80,22 +111,35 @@ fn fixture() -> &'static Fixture {
                 (i8_bytes(&x), i8_bytes(&w), i32_bytes(&acc))
             })
             .collect();
-        let vectors: Vec<Vector<'_>> = cases
-            .iter()
-            .map(ClassifyCase::vector)
-            .chain(
-                kernels
-                    .iter()
-                    .map(|(x, w, acc)| Vector::Matvec { x, w, acc }),
-            )
-            .collect();
-        let bytes = hone_golden::write(model_crc(&blob), &vectors).expect("encode golden file");
-        let golden = dir.join("fw-golden.bin");
-        fs::write(&golden, bytes).unwrap();
+        let adapt_text =
+            fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(ADAPT)).unwrap();
+        let (enrol, eval) = parse_adapt(&adapt_text).unwrap();
+        let steps = adapt(&blob, &enrol, ADAPT_EPOCHS, ADAPT_SEED, &eval).expect("host adaptation");
+        // The micro:bit (16 KiB RAM) has no room for the adaptation state: its file omits
+        // the adaptation script.
+        let write = |with_adapt: bool, name: &str| -> PathBuf {
+            let adapt_steps = if with_adapt { &steps[..] } else { &[] };
+            let vectors: Vec<Vector<'_>> = cases
+                .iter()
+                .map(ClassifyCase::vector)
+                .chain(adapt_steps.iter().map(AdaptStep::vector))
+                .chain(
+                    kernels
+                        .iter()
+                        .map(|(x, w, acc)| Vector::Matvec { x, w, acc }),
+                )
+                .collect();
+            let bytes = hone_golden::write(model_crc(&blob), &vectors).expect("encode golden");
+            let path = dir.join(name);
+            fs::write(&path, bytes).unwrap();
+            path
+        };
         Fixture {
             model,
-            golden,
+            golden: write(true, "fw-golden.bin"),
+            golden_no_adapt: write(false, "fw-golden-no-adapt.bin"),
             cases,
+            steps,
         }
     })
 }
@@ -112,7 +156,7 @@ fn firmware(board: Board) -> PathBuf {
     slot.get_or_init(|| {
         let f = fixture();
         let embed = Embed {
-            golden: Some(&f.golden),
+            golden: Some(f.golden(board)),
             model: Some(&f.model),
         };
         qemu::build(board, &embed).unwrap_or_else(|e| panic!("{e}"))
@@ -142,7 +186,7 @@ fn assert_all_pass(board: Board) {
     let elf = firmware(board);
     let r = golden_run(board);
     let f = fixture();
-    let n = f.vectors();
+    let n = f.vectors(board);
     let expected: Vec<(usize, bool)> = (0..n).map(|i| (i, true)).collect();
     assert_eq!(r.golden_results(), expected, "{board} golden lines");
     assert!(
@@ -173,6 +217,21 @@ fn assert_all_pass(board: Board) {
         "{board}: matvec {:.2} instructions/MAC over {macs} MACs",
         work as f64 / macs as f64
     );
+
+    if Fixture::adapts(board) {
+        assert!(
+            r.log.contains("reloaded identical PASS"),
+            "{board}: persist"
+        );
+        assert!(r.log.contains("adapt accuracy: "), "{board}: accuracy line");
+        assert_eq!(
+            r.metric("adapt_enrolled").unwrap(),
+            f.steps
+                .iter()
+                .filter(|s| matches!(s, AdaptStep::Enrol { .. }))
+                .count() as u64
+        );
+    }
 
     // Every prompt was classified on the device, each with the host's label.
     assert_eq!(r.metric("classify_count").unwrap(), f.cases.len() as u64);
@@ -219,16 +278,35 @@ fn measurement_table() {
     let mut t = String::from(
         "| board | flash (B) | of which golden vectors (B) | static RAM (B) | peak stack (B) \
          | model load (instr.) | inference (instr., mean / max over prompts) | tokens (max) \
-         | matvec (instr./MAC) |\n|---|---|---|---|---|---|---|---|---|\n",
+         | matvec (instr./MAC) | adaptation state RAM (B) | enrol, per prompt (instr.) \
+         | adaptation epoch (instr.) | save / load (instr.) | accuracy before → after |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
-    let golden = fs::metadata(&fixture().golden).unwrap().len();
     for board in [Board::Mps2An386, Board::Microbit] {
         let r = golden_run(board);
+        let golden = fs::metadata(fixture().golden(board)).unwrap().len();
         let s = qemu::sizes(&firmware(board)).unwrap();
         let m = |k: &str| r.metric(k).unwrap();
         let peak = m("golden_peak_stack_bytes").max(m("model_load_peak_stack_bytes"));
+        let adapt = if Fixture::adapts(board) {
+            let acc = r
+                .log
+                .lines()
+                .find_map(|l| l.split_once("adapt accuracy: ").map(|(_, a)| a.to_owned()))
+                .unwrap();
+            format!(
+                "{} | {} | {} | {} / {} | {acc}",
+                m("adapt_ram_bytes"),
+                m("adapt_enrol_work_mean"),
+                m("adapt_epoch_work"),
+                m("adapt_save_work"),
+                m("adapt_load_work"),
+            )
+        } else {
+            "does not fit in 16 KiB RAM | | | |".into()
+        };
         t += &format!(
-            "| {board} | {} | {golden} | {} | {peak} | {} | {} / {} | {} | {:.2} |\n",
+            "| {board} | {} | {golden} | {} | {peak} | {} | {} / {} | {} | {:.2} | {adapt} |\n",
             s.flash,
             s.static_ram,
             m("model_load_work"),
@@ -240,7 +318,9 @@ fn measurement_table() {
     }
     t += &format!(
         "\nModel: hone::testutil::tiny_transformer ({} B blob); prompts: tests/{PROMPTS}; \
-         instructions counted under QEMU -icount shift={} (not cycles).\n",
+         adaptation: tests/{ADAPT}, {ADAPT_EPOCHS} epochs (accuracy over its [eval] prompts; \
+         the test model's pre-trained head is random). Instructions counted under QEMU \
+         -icount shift={} (not cycles).\n",
         fs::metadata(&fixture().model).unwrap().len(),
         qemu::ICOUNT_SHIFT
     );
@@ -282,7 +362,8 @@ fn run_corrupted(needle: &[u8], byte: usize, name: &str) -> Run {
 
 /// `(i, i != bad)` for every vector: only vector `bad` fails.
 fn only_fails(bad: usize) -> Vec<(usize, bool)> {
-    (0..fixture().vectors()).map(|i| (i, i != bad)).collect()
+    let n = fixture().vectors(Board::Mps2An386);
+    (0..n).map(|i| (i, i != bad)).collect()
 }
 
 /// Flipping the lowest bit of one expected log-probability in the flashed golden file makes
@@ -305,7 +386,7 @@ fn corrupted_log_prob_fails() {
 #[test]
 fn corrupted_accumulator_fails() {
     let f = fixture();
-    let last = f.vectors() - 1;
+    let last = f.vectors(Board::Mps2An386) - 1;
     let (rows, cols) = MATVEC_SHAPES[MATVEC_SHAPES.len() - 1];
     let k = MATVEC_SHAPES.len() as u32 - 1;
     let x = i8s(2 * k + 1, cols);
@@ -350,7 +431,7 @@ fn model_received_at_run_time_reproduces_golden_vectors() {
         )),
         "heap path used"
     );
-    let n = f.vectors();
+    let n = f.vectors(board);
     assert_eq!(
         r.golden_results(),
         (0..n).map(|i| (i, true)).collect::<Vec<_>>()

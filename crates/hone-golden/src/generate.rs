@@ -64,3 +64,173 @@ pub fn parse_prompts(text: &str) -> Vec<&str> {
         .map(|l| if l == "<empty>" { "" } else { l })
         .collect()
 }
+
+/// An owned golden vector of an adaptation script (see [`Vector`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AdaptStep {
+    /// [`Vector::Enrol`].
+    Enrol {
+        /// The prompt.
+        prompt: String,
+        /// Label name.
+        label: String,
+        /// Class id.
+        class: u32,
+    },
+    /// [`Vector::Train`].
+    Train {
+        /// Epochs.
+        epochs: u16,
+        /// Shuffle seed.
+        seed: u32,
+        /// The host's training report.
+        report: hone::adapt::TrainReport,
+    },
+    /// [`Vector::Evaluate`].
+    Evaluate {
+        /// The prompt.
+        prompt: String,
+        /// True label name.
+        truth: String,
+        /// Base model's label.
+        before: u32,
+        /// Adapted head's label.
+        after: u32,
+        /// Adapted log-probabilities, `f32` bits little-endian.
+        log_probs: Vec<u8>,
+    },
+    /// [`Vector::Persist`].
+    Persist,
+}
+
+impl AdaptStep {
+    /// The borrowed vector to [`crate::write`].
+    pub fn vector(&self) -> Vector<'_> {
+        match self {
+            AdaptStep::Enrol {
+                prompt,
+                label,
+                class,
+            } => Vector::Enrol {
+                prompt,
+                label,
+                class: *class,
+            },
+            AdaptStep::Train {
+                epochs,
+                seed,
+                report,
+            } => Vector::Train {
+                epochs: *epochs,
+                seed: *seed,
+                steps: report.steps,
+                best_epoch: report.best_epoch,
+                val_before: report.val_before.to_bits(),
+                val_after: report.val_after.to_bits(),
+                rolled_back: report.rolled_back,
+            },
+            AdaptStep::Evaluate {
+                prompt,
+                truth,
+                before,
+                after,
+                log_probs,
+            } => Vector::Evaluate {
+                prompt,
+                truth,
+                before: *before,
+                after: *after,
+                log_probs,
+            },
+            AdaptStep::Persist => Vector::Persist,
+        }
+    }
+}
+
+/// Why an adaptation script could not be computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdaptGenError {
+    /// The model is invalid.
+    Model(hone::Error),
+    /// An adaptation step failed.
+    Adapt(hone::adapt::AdaptError),
+}
+
+/// The adaptation script: enrol every `(label, prompt)` of `enrol`, train for `epochs`
+/// (shuffle `seed`), evaluate every `(label, prompt)` of `eval` before and after, then
+/// persist — each step with the host build's results.
+pub fn adapt(
+    blob: &[u8],
+    enrol: &[(&str, &str)],
+    epochs: u16,
+    seed: u32,
+    eval: &[(&str, &str)],
+) -> Result<Vec<AdaptStep>, AdaptGenError> {
+    use crate::adapt::{train_config, Session, MAX_CLASSES};
+    let model = Model::from_bytes(blob).map_err(AdaptGenError::Model)?;
+    let mut scratch = vec![0u32; model.scratch_words()];
+    let mut runner = Runner::new(&model, &mut scratch).map_err(AdaptGenError::Model)?;
+    let mut session = Session::new(&model).map_err(AdaptGenError::Adapt)?;
+    let mut steps = Vec::new();
+    for &(label, prompt) in enrol {
+        let class = session
+            .enrol(&mut runner, prompt, label)
+            .map_err(AdaptGenError::Adapt)?;
+        steps.push(AdaptStep::Enrol {
+            prompt: prompt.into(),
+            label: label.into(),
+            class: u32::try_from(class).unwrap_or(u32::MAX),
+        });
+    }
+    let report = session
+        .train(train_config(epochs, seed))
+        .map_err(AdaptGenError::Adapt)?;
+    steps.push(AdaptStep::Train {
+        epochs,
+        seed,
+        report,
+    });
+    for &(truth, prompt) in eval {
+        let before = runner.classify(prompt).label;
+        let mut out = [0f32; MAX_CLASSES];
+        let after = session.classify(&mut runner, prompt, &mut out);
+        let n = session.head.num_classes();
+        steps.push(AdaptStep::Evaluate {
+            prompt: prompt.into(),
+            truth: truth.into(),
+            before: u32::try_from(before).unwrap_or(u32::MAX),
+            after: u32::try_from(after).unwrap_or(u32::MAX),
+            log_probs: f32_bytes(&out[..n]),
+        });
+    }
+    steps.push(AdaptStep::Persist);
+    Ok(steps)
+}
+
+/// `(label, prompt)` pairs of the `[enrol]` and `[eval]` sections of an adaptation file:
+/// lines `label<TAB>prompt`, `#` comment lines, blank lines skipped.
+#[allow(clippy::type_complexity)]
+pub fn parse_adapt(text: &str) -> Result<(Vec<(&str, &str)>, Vec<(&str, &str)>), String> {
+    let (mut enrol, mut eval) = (Vec::new(), Vec::new());
+    let mut section = None;
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.trim() {
+            "[enrol]" => section = Some(true),
+            "[eval]" => section = Some(false),
+            _ => {
+                let pair = line
+                    .split_once('\t')
+                    .ok_or_else(|| alloc::format!("line {}: expected label<TAB>prompt", n + 1))?;
+                match section {
+                    Some(true) => enrol.push(pair),
+                    Some(false) => eval.push(pair),
+                    None => return Err(alloc::format!("line {}: before [enrol]/[eval]", n + 1)),
+                }
+            }
+        }
+    }
+    Ok((enrol, eval))
+}

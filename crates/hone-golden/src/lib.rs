@@ -66,6 +66,49 @@ pub enum Vector<'a> {
         /// Expected predicted label.
         label: u32,
     },
+    /// Adaptation: collect `prompt` as an example of `label` ([`adapt::Session::enrol`]).
+    Enrol {
+        /// The prompt.
+        prompt: &'a str,
+        /// Label name (enrolled if new).
+        label: &'a str,
+        /// Expected class id.
+        class: u32,
+    },
+    /// Adaptation: imprint and fine-tune the enrolled classes ([`adapt::Session::train`]
+    /// with [`adapt::train_config`]`(epochs, seed)`).
+    Train {
+        /// Epochs.
+        epochs: u16,
+        /// Shuffle seed.
+        seed: u32,
+        /// Expected optimisation steps.
+        steps: u32,
+        /// Expected epoch of the kept head.
+        best_epoch: u16,
+        /// Expected validation NLL before, `f32` bits.
+        val_before: u32,
+        /// Expected validation NLL after, `f32` bits.
+        val_after: u32,
+        /// Expected rollback.
+        rolled_back: bool,
+    },
+    /// Adaptation: classify `prompt` with the base head and with the adapted head.
+    Evaluate {
+        /// The prompt.
+        prompt: &'a str,
+        /// The true label's name (for accuracy).
+        truth: &'a str,
+        /// Expected label of the base model.
+        before: u32,
+        /// Expected label of the adapted head.
+        after: u32,
+        /// Expected log-probabilities of the adapted head, `f32` bits little-endian.
+        log_probs: &'a [u8],
+    },
+    /// Adaptation: save the state through `NorFlash`, reload it into a fresh session and
+    /// compare (no expected data: the reloaded state must equal the saved one).
+    Persist,
 }
 
 /// Why a golden file could not be read.
@@ -260,6 +303,8 @@ pub fn check_u32(
     check_words(expected, actual, |e, a| e == a)
 }
 
+#[cfg(feature = "adapt")]
+pub mod adapt;
 #[cfg(feature = "generate")]
 pub mod generate;
 #[cfg(feature = "alloc")]

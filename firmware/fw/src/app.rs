@@ -101,8 +101,15 @@ pub fn run_with<C: Clock, B: Backend>(
         None => None,
     };
 
-    let (result, peak) =
-        stack::peak(|| check::run(golden, model_blob, runner.as_mut(), &mut meter));
+    let (result, peak) = stack::peak(|| {
+        check::run(
+            golden,
+            model_blob,
+            runner.as_mut(),
+            &mut storage,
+            &mut meter,
+        )
+    });
     metric("golden_peak_stack_bytes", u64::from(peak));
     let summary = match result {
         Ok(s) => s,
@@ -123,6 +130,28 @@ pub fn run_with<C: Clock, B: Backend>(
         );
         metric("classify_work_max", summary.classify_work_max);
         metric("classify_max_tokens", summary.max_tokens as u64);
+    }
+    let a = summary.adapt;
+    if a.enrolled > 0 {
+        metric("adapt_ram_bytes", hone_golden::adapt::RAM_BYTES as u64);
+        metric("adapt_enrolled", u64::from(a.enrolled));
+        metric(
+            "adapt_enrol_work_mean",
+            a.enrol_work / u64::from(a.enrolled),
+        );
+        metric("adapt_train_work", a.train_work);
+        if a.epochs > 0 {
+            metric("adapt_epoch_work", a.train_work / u64::from(a.epochs));
+        }
+        metric("adapt_save_work", a.save_work);
+        metric("adapt_load_work", a.load_work);
+        defmt::info!(
+            "adapt accuracy: before {=u32}/{=u32}, after {=u32}/{=u32}",
+            a.correct_before,
+            a.evaluated,
+            a.correct_after,
+            a.evaluated
+        );
     }
     defmt::info!(
         "golden summary: {=u32} of {=u32} vectors passed",

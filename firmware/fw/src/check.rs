@@ -4,9 +4,13 @@
 //! One line per vector: `golden <i>: <kind> … PASS (<n> <unit>)` or `golden <i>: … FAIL <first
 //! difference>`.
 
-use hone::Runner;
-use hone_golden::{Golden, Mismatch, Vector};
+use core::iter::Peekable;
 
+use hone::Runner;
+use hone_golden::{adapt::Session, Golden, Mismatch, Vector};
+
+use crate::adapt::{self, EvalExpect, TrainExpect};
+use crate::flash::{Backend, Storage};
 use crate::measure::{Clock, Meter};
 
 /// Largest matvec output a golden vector may ask for (the accumulators live on the stack).
@@ -45,14 +49,18 @@ pub struct Summary {
     pub classify_work_max: u64,
     /// Most tokens of one prompt.
     pub max_tokens: usize,
+    /// Adaptation figures.
+    pub adapt: adapt::Figures,
 }
 
 /// Checks every vector of `golden` against `model` (the blob `runner` executes), printing a
-/// line per vector. Classification vectors fail when there is no runner.
-pub fn run<C: Clock>(
+/// line per vector; adaptation vectors persist through `storage`. Model vectors fail when
+/// there is no runner.
+pub fn run<C: Clock, B: Backend>(
     golden: &[u8],
     model: &[u8],
     mut runner: Option<&mut Runner<'_, '_, '_>>,
+    storage: &mut Storage<B>,
     meter: &mut Meter<C>,
 ) -> Result<Summary, Error> {
     let g = Golden::parse(golden).map_err(Error::Golden)?;
@@ -66,8 +74,20 @@ pub fn run<C: Clock>(
         }
     }
     let mut s = Summary::default();
-    for (i, v) in g.vectors().enumerate() {
-        let ok = match v.map_err(Error::Golden)? {
+    let mut it = g.vectors().enumerate().peekable();
+    while let Some((i, v)) = it.next() {
+        let v = v.map_err(Error::Golden)?;
+        if is_adapt(&v) {
+            match runner.as_deref_mut() {
+                Some(r) => adapt_section((i, v), &mut it, r, storage, meter, &mut s)?,
+                None => {
+                    defmt::error!("golden {=usize}: adapt FAIL no model embedded", i);
+                    s.failed += 1;
+                }
+            }
+            continue;
+        }
+        let ok = match v {
             Vector::Matvec { x, w, acc } => matvec(i, x, w, acc, meter, &mut s),
             Vector::Classify {
                 prompt,
@@ -224,5 +244,104 @@ fn classify<C: Clock>(
             );
             false
         }
+    }
+}
+
+fn is_adapt(v: &Vector<'_>) -> bool {
+    matches!(
+        v,
+        Vector::Enrol { .. } | Vector::Train { .. } | Vector::Evaluate { .. } | Vector::Persist
+    )
+}
+
+/// Runs a run of consecutive adaptation vectors (`first` and those following it) on one
+/// session. Not inlined: the session's state lives in this frame only, so firmware whose
+/// golden file has no adaptation script (the 16 KiB micro:bit) never reserves it.
+#[inline(never)]
+fn adapt_section<'g, C: Clock, B: Backend>(
+    first: (usize, Vector<'g>),
+    rest: &mut Peekable<impl Iterator<Item = (usize, Result<Vector<'g>, hone_golden::Error>)>>,
+    runner: &mut Runner<'_, '_, '_>,
+    storage: &mut Storage<B>,
+    meter: &mut Meter<C>,
+    s: &mut Summary,
+) -> Result<(), Error> {
+    let mut session = match Session::new(runner.model()) {
+        Ok(session) => session,
+        Err(e) => {
+            defmt::error!("golden {=usize}: adapt FAIL {}", first.0, e);
+            s.failed += 1;
+            return Ok(());
+        }
+    };
+    let mut next = Some(first);
+    while let Some((i, v)) = next {
+        let ok = adapt_step(i, &v, runner, &mut session, storage, meter, &mut s.adapt);
+        if ok {
+            s.passed += 1;
+        } else {
+            s.failed += 1;
+        }
+        next = match rest.next_if(|(_, v)| v.as_ref().is_ok_and(is_adapt)) {
+            Some((i, v)) => Some((i, v.map_err(Error::Golden)?)),
+            None => None,
+        };
+    }
+    Ok(())
+}
+
+/// Runs one adaptation vector.
+fn adapt_step<C: Clock, B: Backend>(
+    i: usize,
+    v: &Vector<'_>,
+    runner: &mut Runner<'_, '_, '_>,
+    session: &mut Session<'_, '_>,
+    storage: &mut Storage<B>,
+    meter: &mut Meter<C>,
+    f: &mut adapt::Figures,
+) -> bool {
+    match *v {
+        Vector::Enrol {
+            prompt,
+            label,
+            class,
+        } => adapt::enrol(i, session, runner, (prompt, label, class), meter, f),
+        Vector::Train {
+            epochs,
+            seed,
+            steps,
+            best_epoch,
+            val_before,
+            val_after,
+            rolled_back,
+        } => {
+            let e = TrainExpect {
+                epochs,
+                seed,
+                steps,
+                best_epoch,
+                val_before,
+                val_after,
+                rolled_back,
+            };
+            adapt::train(i, session, &e, meter, f)
+        }
+        Vector::Evaluate {
+            prompt,
+            truth,
+            before,
+            after,
+            log_probs,
+        } => {
+            let e = EvalExpect {
+                truth,
+                before,
+                after,
+                log_probs,
+            };
+            adapt::evaluate(i, session, runner, prompt, &e, f)
+        }
+        Vector::Persist => adapt::persist(i, session, storage, meter, f),
+        _ => false,
     }
 }

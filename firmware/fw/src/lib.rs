@@ -13,6 +13,7 @@
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod adapt;
 pub mod app;
 pub mod blobs;
 pub mod check;
