@@ -1,12 +1,30 @@
-//! The `hone` command line.
+//! `hone`: the command line of the hone runtime.
+//!
+//! One module per subcommand; this file only parses and dispatches.
+//!
+//! * `export`: float checkpoint → calibrated int8 `.hone` blob ([`export`]).
+//! * `inspect`: layer table, flash, scratch RAM, MACs ([`inspect`]).
+//! * `verify`: quantised runtime vs float reference ([`verify`]).
+//! * `golden`: golden vectors for the firmware ([`golden`]).
+//! * `bench`: Cortex-M4 instruction counts under QEMU ([`bench`]).
 
-mod bench;
-mod golden;
-#[cfg(test)]
-mod verify_adapt;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
+mod export;
+mod golden;
+mod inspect;
+mod progress;
+mod prompts;
+mod quantize;
+mod verify;
+#[cfg(test)]
+mod verify_adapt;
+mod vocab;
+
+/// Export, inspect and verify hone models.
 #[derive(Debug, Parser)]
 #[command(
     name = "hone",
@@ -20,15 +38,31 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Quantise a float checkpoint into a `.hone` blob.
+    Export(export::ExportArgs),
+    /// Describe a blob: layers, flash, RAM, MACs.
+    Inspect(inspect::InspectArgs),
+    /// Compare a blob with the float reference.
+    Verify(verify::VerifyArgs),
     /// Golden vectors for the firmware: the host build's exact outputs for a prompts file.
     Golden(golden::GoldenArgs),
     /// Instruction counts on Cortex-M4 (QEMU): kernels and whole model, portable vs DSP.
     Bench(bench::BenchArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        Command::Golden(args) => golden::run(&args).map(|_| ()),
-        Command::Bench(args) => bench::run(&args),
+fn main() -> ExitCode {
+    let result = match &Cli::parse().command {
+        Command::Export(a) => export::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Golden(a) => golden::run(a).map(|_| ()),
+        Command::Bench(a) => bench::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -1,0 +1,282 @@
+//! `hone inspect`: what a blob costs — layers, flash, scratch RAM, MACs.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use hone::format::{Op, TensorRec};
+use hone::Model;
+use serde::Serialize;
+
+/// Describe a `.hone` blob: layer table, flash and RAM, MACs per inference.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  hone inspect model.hone
+  hone inspect model.hone --seq-len 12 --json
+
+MACs count the multiply-accumulates of dense layers, attention (QK and PV) and the head at
+the given sequence length (default: the model's max_len).")]
+pub struct InspectArgs {
+    /// The blob.
+    pub model: PathBuf,
+    /// Sequence length (tokens, with `[CLS]`/`[SEP]`) for the MAC count.
+    #[arg(long)]
+    pub seq_len: Option<usize>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One row of the layer table.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Layer {
+    /// Op index.
+    pub index: usize,
+    /// Op kind.
+    pub op: String,
+    /// Input shape(s), `L` standing for the sequence length.
+    pub input: String,
+    /// Output shape.
+    pub output: String,
+    /// Parameters (weights, biases, tables).
+    pub params: u64,
+    /// Bytes of parameters in the blob.
+    pub bytes: u64,
+    /// Multiply-accumulates at the given sequence length.
+    pub macs: u64,
+}
+
+/// The whole report (`--json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Model name.
+    pub name: String,
+    /// Blob size: everything the device keeps in flash for the model.
+    pub flash_bytes: u64,
+    /// Bytes of operation parameters (weights, tables).
+    pub weight_bytes: u64,
+    /// Bytes of the tokenizer vocabulary.
+    pub vocab_bytes: u64,
+    /// Exact scratch RAM for one inference (`Model::scratch_bytes`).
+    pub scratch_bytes: u64,
+    /// Activation arena inside the scratch.
+    pub arena_bytes: u64,
+    /// MACs per inference at `seq_len`.
+    pub macs: u64,
+    /// Sequence length of the MAC count.
+    pub seq_len: usize,
+    /// Longest sequence the model takes.
+    pub max_len: usize,
+    /// Vocabulary size.
+    pub vocab: usize,
+    /// Classes of the head.
+    pub classes: usize,
+    /// Feature width (head input).
+    pub features: usize,
+    /// Total parameters.
+    pub params: u64,
+    /// Layer table.
+    pub layers: Vec<Layer>,
+}
+
+fn shape(t: Option<TensorRec>) -> String {
+    match t {
+        Some(t) if t.per_token => format!("L×{}", t.cols),
+        Some(t) => format!("1×{}", t.cols),
+        None => "?".into(),
+    }
+}
+
+fn rows(t: Option<TensorRec>, seq: usize) -> u64 {
+    t.map_or(0, |t| if t.per_token { seq as u64 } else { 1 })
+}
+
+fn cols(t: Option<TensorRec>) -> u64 {
+    t.map_or(0, |t| u64::from(t.cols))
+}
+
+/// Describes op `i`.
+pub fn layer(m: &Model<'_>, index: usize, op: &Op<'_>, seq: usize) -> Layer {
+    let t = |id: u16| m.tensor(id);
+    let n = |b: &[u8]| b.len() as u64;
+    let (name, input, output, params, bytes, macs) = match *op {
+        Op::Embedding {
+            out,
+            table,
+            row_requant,
+            positions,
+            ..
+        } => {
+            let rr = row_requant.map_or(0, |r| n(r.multipliers) + n(r.shifts));
+            let pos = positions.map_or(0, |p| n(p.table));
+            let name = if positions.is_some() {
+                "Embedding+Positions"
+            } else {
+                "Embedding"
+            };
+            let input = format!("L ids / {}", m.tokenizer().vocab().len());
+            (
+                name,
+                input,
+                shape(t(out)),
+                n(table) + pos,
+                n(table) + rr + pos,
+                0,
+            )
+        }
+        Op::FullyConnected {
+            input,
+            out,
+            weights,
+            bias,
+            multipliers,
+            shifts,
+            activation,
+        } => {
+            let name = match activation {
+                hone::format::Activation::Relu => "FullyConnected+ReLU",
+                _ => "FullyConnected",
+            };
+            let macs = rows(t(input), seq) * cols(t(input)) * cols(t(out));
+            let bytes = n(weights) + n(bias) + n(multipliers) + n(shifts);
+            let params = n(weights) + n(bias) / 4;
+            (name, shape(t(input)), shape(t(out)), params, bytes, macs)
+        }
+        Op::Add { a, b, out, .. } => {
+            let input = format!("{} + {}", shape(t(a)), shape(t(b)));
+            ("Add", input, shape(t(out)), 0, 0, 0)
+        }
+        Op::LayerNorm {
+            input,
+            out,
+            gamma,
+            beta,
+            ..
+        } => {
+            let b = n(gamma) + n(beta);
+            ("LayerNorm", shape(t(input)), shape(t(out)), b / 4, b, 0)
+        }
+        Op::Lut { input, out, table } => {
+            let b = n(table);
+            ("Lut", shape(t(input)), shape(t(out)), b, b, 0)
+        }
+        Op::Attention {
+            q,
+            k,
+            v,
+            out,
+            heads,
+            ..
+        } => {
+            let input = format!("q,k,v {} ({heads} heads)", shape(t(q)));
+            let _ = (k, v);
+            let macs = 2 * (seq as u64) * (seq as u64) * cols(t(q));
+            ("Attention", input, shape(t(out)), 0, 0, macs)
+        }
+        Op::Pool {
+            input, out, kind, ..
+        } => {
+            let name = match kind {
+                hone::format::PoolKind::Mean => "Pool(mean)",
+                hone::format::PoolKind::First => "Pool(first)",
+                _ => "Pool(max)",
+            };
+            (name, shape(t(input)), shape(t(out)), 0, 0, 0)
+        }
+        Op::Head {
+            input,
+            weights,
+            bias,
+            normalize,
+        } => {
+            let name = if normalize { "Head(L2-norm)" } else { "Head" };
+            let classes = n(bias) / 4;
+            let out = format!("1×{classes}");
+            let b = n(weights) + n(bias);
+            (
+                name,
+                shape(t(input)),
+                out,
+                b / 4,
+                b,
+                classes * cols(t(input)),
+            )
+        }
+        _ => ("?", String::new(), String::new(), 0, 0, 0),
+    };
+    Layer {
+        index,
+        op: name.to_string(),
+        input,
+        output,
+        params,
+        bytes,
+        macs,
+    }
+}
+
+/// Builds the report for `blob` at sequence length `seq` (default: max_len).
+pub fn report(blob: &[u8], seq: Option<usize>) -> Result<Report> {
+    let m = Model::from_bytes(blob).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
+    let seq = seq.unwrap_or(m.max_len()).min(m.max_len());
+    let layers: Vec<Layer> = m
+        .ops()
+        .enumerate()
+        .map(|(i, op)| layer(&m, i, &op, seq))
+        .collect();
+    let v = m.desc().tokenizer.vocab;
+    Ok(Report {
+        name: m.name().to_string(),
+        flash_bytes: blob.len() as u64,
+        weight_bytes: layers.iter().map(|l| l.bytes).sum(),
+        vocab_bytes: (v.offsets.len() + v.text.len()) as u64,
+        scratch_bytes: m.scratch_bytes() as u64,
+        arena_bytes: m.arena_bytes() as u64,
+        macs: layers.iter().map(|l| l.macs).sum(),
+        seq_len: seq,
+        max_len: m.max_len(),
+        vocab: m.tokenizer().vocab().len(),
+        classes: m.num_classes(),
+        features: m.feature_dim(),
+        params: layers.iter().map(|l| l.params).sum(),
+        layers,
+    })
+}
+
+/// Runs `hone inspect`.
+pub fn run(a: &InspectArgs) -> Result<()> {
+    let blob =
+        std::fs::read(&a.model).with_context(|| format!("cannot read {}", a.model.display()))?;
+    let r = report(&blob, a.seq_len).with_context(|| a.model.display().to_string())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    println!(
+        "{}: {} classes, {} features, vocab {}, max_len {}",
+        r.name, r.classes, r.features, r.vocab, r.max_len
+    );
+    println!(
+        "{:>3}  {:<20} {:<26} {:<10} {:>10} {:>10} {:>12}",
+        "#", "op", "input", "output", "params", "bytes", "MACs"
+    );
+    for l in &r.layers {
+        println!(
+            "{:>3}  {:<20} {:<26} {:<10} {:>10} {:>10} {:>12}",
+            l.index, l.op, l.input, l.output, l.params, l.bytes, l.macs
+        );
+    }
+    println!(
+        "flash {} bytes (weights {}, vocabulary {}), scratch RAM {} bytes (arena {}), \
+         {} params, {} MACs at {} tokens",
+        r.flash_bytes,
+        r.weight_bytes,
+        r.vocab_bytes,
+        r.scratch_bytes,
+        r.arena_bytes,
+        r.params,
+        r.macs,
+        r.seq_len
+    );
+    Ok(())
+}
