@@ -2,14 +2,15 @@
 //!
 //! Runs every prompt through the host build of `hone` and writes `DIR/golden.bin`
 //! (format: the `hone-golden` crate): the prompt, its token ids, the head's input features,
-//! the log-probabilities (f32 bits) and the predicted label, with the model's CRC-32. The
+//! the log-probabilities (f32 bits) and the predicted label, with the model's CRC-32; with
+//! `--adapt FILE`, an adaptation script (enrol, train, evaluate, persist) and its results. The
 //! firmware embeds it with the model (`HONE_FW_GOLDEN`, `HONE_FW_MODEL`), recomputes every
 //! vector and compares bit for bit.
 
 use std::{fs, path::PathBuf};
 
 use anyhow::{anyhow, ensure, Context, Result};
-use hone_golden::generate::{classify, parse_prompts, ClassifyCase};
+use hone_golden::generate::{adapt, classify, parse_adapt, parse_prompts, AdaptStep, ClassifyCase};
 
 /// Arguments of `hone golden`.
 #[derive(Debug, Clone, clap::Args)]
@@ -23,6 +24,17 @@ pub struct GoldenArgs {
     /// Output directory (created if missing); receives `golden.bin`.
     #[arg(long)]
     pub out: PathBuf,
+    /// Adaptation script to append: `[enrol]` and `[eval]` sections of `label<TAB>prompt`
+    /// lines (see `tests/data/golden-adapt.txt`). The device enrols, fine-tunes, evaluates,
+    /// persists and reloads, and compares every step with the host's result.
+    #[arg(long)]
+    pub adapt: Option<PathBuf>,
+    /// Training epochs of the adaptation script.
+    #[arg(long, default_value_t = 30)]
+    pub epochs: u16,
+    /// Shuffle seed of the adaptation script.
+    #[arg(long, default_value_t = 0x5eed)]
+    pub seed: u32,
 }
 
 /// Writes the golden file; returns its path.
@@ -38,7 +50,22 @@ pub fn run(args: &GoldenArgs) -> Result<PathBuf> {
     );
     let cases =
         classify(&blob, &prompts).map_err(|e| anyhow!("{}: {e:?}", args.model.display()))?;
-    let vectors: Vec<_> = cases.iter().map(ClassifyCase::vector).collect();
+    let steps = match &args.adapt {
+        Some(path) => {
+            let text = fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+            let (enrol, eval) =
+                parse_adapt(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+            ensure!(!enrol.is_empty(), "{}: nothing to enrol", path.display());
+            adapt(&blob, &enrol, args.epochs, args.seed, &eval)
+                .map_err(|e| anyhow!("{}: {e:?}", path.display()))?
+        }
+        None => Vec::new(),
+    };
+    let vectors: Vec<_> = cases
+        .iter()
+        .map(ClassifyCase::vector)
+        .chain(steps.iter().map(AdaptStep::vector))
+        .collect();
     let bytes = hone_golden::write(hone_golden::model_crc(&blob), &vectors)?;
     fs::create_dir_all(&args.out).with_context(|| format!("{}", args.out.display()))?;
     let path = args.out.join("golden.bin");
@@ -46,7 +73,7 @@ pub fn run(args: &GoldenArgs) -> Result<PathBuf> {
     println!(
         "{}: {} vectors, {} bytes (model CRC-32 {:08x})",
         path.display(),
-        cases.len(),
+        vectors.len(),
         bytes.len(),
         hone_golden::model_crc(&blob)
     );
@@ -81,17 +108,47 @@ mod tests {
             "# test\nturn the lights off\n<empty>\nplay music\n",
         )
         .unwrap();
+        let adapt_file = dir.join("a.txt");
+        fs::write(
+            &adapt_file,
+            "[enrol]\nweather\tweather today\nweather\twhat is the weather\n\
+             weather\tweather please\nweather\tthe weather today\nweather\tweather\n\
+             [eval]\nweather\tthe weather please\n",
+        )
+        .unwrap();
         let args = GoldenArgs {
             model,
             prompts,
             out: dir.join("out"),
+            adapt: Some(adapt_file),
+            epochs: 3,
+            seed: 7,
         };
         let bytes = fs::read(run(&args).unwrap()).unwrap();
         let g = Golden::parse(&bytes).unwrap();
         assert_eq!(g.header.model_crc, hone_golden::model_crc(&blob));
         let expected = classify(&blob, &["turn the lights off", "", "play music"]).unwrap();
         let got: Vec<Vector<'_>> = g.vectors().collect::<Result<_, _>>().unwrap();
-        let want: Vec<Vector<'_>> = expected.iter().map(ClassifyCase::vector).collect();
+        let steps = adapt(
+            &blob,
+            &[
+                ("weather", "weather today"),
+                ("weather", "what is the weather"),
+                ("weather", "weather please"),
+                ("weather", "the weather today"),
+                ("weather", "weather"),
+            ],
+            3,
+            7,
+            &[("weather", "the weather please")],
+        )
+        .unwrap();
+        let want: Vec<Vector<'_>> = expected
+            .iter()
+            .map(ClassifyCase::vector)
+            .chain(steps.iter().map(AdaptStep::vector))
+            .collect();
+        assert!(matches!(want.last(), Some(Vector::Persist)));
         assert_eq!(got, want);
         fs::remove_dir_all(dir).unwrap();
     }
@@ -107,6 +164,9 @@ mod tests {
             model: model.clone(),
             prompts: prompts.clone(),
             out: dir.join("out"),
+            adapt: None,
+            epochs: 30,
+            seed: 1,
         };
         assert!(run(&args).is_err());
         fs::write(&model, hone::testutil::tiny_model().unwrap()).unwrap();
