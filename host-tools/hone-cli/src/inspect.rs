@@ -75,6 +75,13 @@ pub struct Report {
     pub features: usize,
     /// Total parameters.
     pub params: u64,
+    /// RAM of on-device adaptation (enrolled rows and their priors, f16 example store,
+    /// Adam state, best-head snapshot, caches) for `hone::adapt::RAM_NEW` (16) new classes ×
+    /// 10 examples, in a build whose feature capacity is `adapt_feature_capacity`
+    /// (`hone::adapt::ram_bytes_for_dim`); `null` past the largest capacity.
+    pub adapt_ram_bytes: Option<u64>,
+    /// The feature capacity `F` of that build (the smallest bucket ≥ `features`).
+    pub adapt_feature_capacity: Option<usize>,
     /// Layer table.
     pub layers: Vec<Layer>,
 }
@@ -225,6 +232,7 @@ pub fn report(blob: &[u8], seq: Option<usize>) -> Result<Report> {
         .map(|(i, op)| layer(&m, i, &op, seq))
         .collect();
     let v = m.desc().tokenizer.vocab;
+    let adapt = hone::adapt::ram_bytes_for_dim(m.feature_dim(), 2);
     Ok(Report {
         name: m.name().to_string(),
         flash_bytes: blob.len() as u64,
@@ -239,6 +247,8 @@ pub fn report(blob: &[u8], seq: Option<usize>) -> Result<Report> {
         classes: m.num_classes(),
         features: m.feature_dim(),
         params: layers.iter().map(|l| l.params).sum(),
+        adapt_ram_bytes: adapt.map(|(_, b)| b as u64),
+        adapt_feature_capacity: adapt.map(|(f, _)| f),
         layers,
     })
 }
@@ -278,5 +288,27 @@ pub fn run(a: &InspectArgs) -> Result<()> {
         r.macs,
         r.seq_len
     );
+    if let (Some(b), Some(f)) = (r.adapt_ram_bytes, r.adapt_feature_capacity) {
+        println!(
+            "adaptation RAM {b} bytes (16 new classes x 10 examples, Adam, feature capacity {f})"
+        );
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_report_states_the_adaptation_ram() {
+        let blob = hone::testutil::tiny_transformer().unwrap();
+        let r = report(&blob, None).unwrap();
+        assert_eq!(r.features, 16);
+        assert_eq!(r.adapt_feature_capacity, Some(16));
+        let want = hone::adapt::ram_bytes::<16, 16, 160, 2>() as u64;
+        assert_eq!(r.adapt_ram_bytes, Some(want));
+        let json: serde_json::Value = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["adapt_ram_bytes"], want);
+    }
 }

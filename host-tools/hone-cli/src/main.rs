@@ -20,7 +20,6 @@ mod progress;
 mod prompts;
 mod quantize;
 mod verify;
-#[cfg(test)]
 mod verify_adapt;
 mod vocab;
 

@@ -19,6 +19,7 @@ use crate::{progress, prompts};
   hone verify model.hone --reference ckpt/ --data prompts.txt
   hone verify minilm.hone --reference all-MiniLM-L6-v2/ \\
       --data data_full.json --split test --min-cosine 0.98 --json
+  hone verify model.hone --adapt --data labelled.txt   # on-device fine-tuning vs f64
 
 Exits with status 1 when the top-1 agreement is below --min-agreement or the mean feature
 cosine is below --min-cosine. The reference takes pooling, normalisation, max_len and labels
@@ -27,8 +28,8 @@ pub struct VerifyArgs {
     /// The blob.
     pub model: PathBuf,
     /// The float checkpoint the blob was exported from.
-    #[arg(long)]
-    pub reference: PathBuf,
+    #[arg(long, required_unless_present = "adapt")]
+    pub reference: Option<PathBuf>,
     /// Prompts: a text file (one per line, optionally `prompt<TAB>label`) or CLINC JSON.
     #[arg(long)]
     pub data: PathBuf,
@@ -50,6 +51,10 @@ pub struct VerifyArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Check on-device last-layer fine-tuning instead: the runtime's (f32, f16 features)
+    /// against the f64 reference over 100 steps, then the predictions (see `verify_adapt`).
+    #[arg(long)]
+    pub adapt: bool,
 }
 
 /// The comparison's figures (`--json`).
@@ -238,13 +243,17 @@ pub fn summarize(
 
 /// Runs `hone verify`.
 pub fn run(a: &VerifyArgs) -> Result<()> {
+    if a.adapt {
+        return crate::verify_adapt::run(a);
+    }
+    let reference = a.reference.as_ref().context("--reference is required")?;
     let blob =
         std::fs::read(&a.model).with_context(|| format!("cannot read {}", a.model.display()))?;
     let mut ps = prompts::load(&a.data, &a.split)?;
     if a.limit > 0 {
         ps.truncate(a.limit);
     }
-    let mut s = summarize(&blob, &a.reference, &ps, a.jobs)?;
+    let mut s = summarize(&blob, reference, &ps, a.jobs)?;
     s.pass = s.agreement >= a.min_agreement && s.mean_cosine >= a.min_cosine;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&s)?);

@@ -65,6 +65,74 @@ pub fn check(
     bail!("features too wide ({})", model.feature_dim())
 }
 
+/// Labelled prompts per new label used for training.
+pub const SHOTS: usize = 5;
+
+/// Runs `hone verify --adapt`: trains on `--data` (the `train` split of a JSON file; of a
+/// text file, up to [`SHOTS`] labelled prompts per new label and one per known label) and
+/// compares the predictions on `--split` (JSON) or the remaining prompts (text).
+pub fn run(a: &crate::verify::VerifyArgs) -> Result<()> {
+    use anyhow::Context;
+    let blob =
+        std::fs::read(&a.model).with_context(|| format!("cannot read {}", a.model.display()))?;
+    let model = Model::from_bytes(&blob).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
+    let is_json = a.data.extension().is_some_and(|e| e == "json");
+    let pool = crate::prompts::load(&a.data, "train")?;
+    let known = |l: &str| (0..model.num_classes()).any(|c| model.labels().get(c) == Some(l));
+    let mut train: Vec<(String, String)> = Vec::new();
+    let mut rest: Vec<String> = Vec::new();
+    for p in &pool {
+        let Some(label) = &p.label else {
+            rest.push(p.text.clone());
+            continue;
+        };
+        let have = train.iter().filter(|(_, l)| l == label).count();
+        let want = if known(label) { 1 } else { SHOTS };
+        if have < want && train.len() < EXAMPLES {
+            train.push((p.text.clone(), label.clone()));
+        } else {
+            rest.push(p.text.clone());
+        }
+    }
+    let mut test: Vec<String> = if is_json {
+        crate::prompts::load(&a.data, &a.split)?
+            .into_iter()
+            .map(|p| p.text)
+            .collect()
+    } else {
+        rest
+    };
+    if a.limit > 0 {
+        test.truncate(a.limit);
+    }
+    let s = check(&model, &train, &test, 100)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        println!(
+            "examples           {} ({} new classes)",
+            s.examples, s.new_classes
+        );
+        println!(
+            "objective          {:.5} -> {:.5} over {} steps",
+            s.first_loss, s.last_loss, s.steps
+        );
+        println!(
+            "max rel. diff      {:.3e} (tolerance {:.0e})",
+            s.max_rel_loss_diff, s.tolerance
+        );
+        println!(
+            "same predictions   {}/{}",
+            s.same_predictions, s.test_prompts
+        );
+        println!("{}", if s.ok { "PASS" } else { "FAIL" });
+    }
+    if !s.ok {
+        bail!("runtime and reference fine-tuning disagree");
+    }
+    Ok(())
+}
+
 fn config() -> TrainConfig {
     TrainConfig {
         optimizer: Optimizer::ADAM,
@@ -258,5 +326,37 @@ mod tests {
             .collect();
         assert!(check(&m, &train, &[], 10).is_err());
         assert!(check(&m, &[], &[], 10).is_err());
+    }
+
+    #[test]
+    fn the_command_trains_on_a_labelled_text_file_and_passes() {
+        let dir = std::env::temp_dir().join(format!("hone-verify-adapt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let model = dir.join("m.hone");
+        std::fs::write(&model, tiny_transformer().unwrap()).unwrap();
+        let (train, test) = data();
+        let data = dir.join("p.txt");
+        let mut text = String::new();
+        for (t, l) in &train {
+            text.push_str(&format!("{t}\t{l}\n"));
+        }
+        for t in test.iter().filter(|t| !t.is_empty()) {
+            text.push_str(&format!("{t}\n"));
+        }
+        std::fs::write(&data, text).unwrap();
+        let args = crate::verify::VerifyArgs {
+            model,
+            reference: None,
+            data,
+            split: "test".to_string(),
+            limit: 0,
+            min_agreement: 0.99,
+            min_cosine: 0.98,
+            jobs: 1,
+            json: true,
+            adapt: true,
+        };
+        run(&args).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
