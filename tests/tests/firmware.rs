@@ -316,6 +316,14 @@ fn measurement_table() {
             m("matvec_work") as f64 / m("matvec_macs") as f64,
         );
     }
+    let nrf = qemu::sizes(&firmware(Board::Nrf52840)).unwrap();
+    t += &format!(
+        "\n{} (built, not run: no emulator): flash {} B, static RAM {} B (same golden file as \
+         the M4).\n",
+        Board::Nrf52840,
+        nrf.flash,
+        nrf.static_ram
+    );
     t += &format!(
         "\nModel: hone::testutil::tiny_transformer ({} B blob); prompts: tests/{PROMPTS}; \
          adaptation: tests/{ADAPT}, {ADAPT_EPOCHS} epochs (accuracy over its [eval] prompts; \
