@@ -13,6 +13,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod demo;
+mod eval;
 mod export;
 mod golden;
 mod inspect;
@@ -22,6 +24,11 @@ mod quantize;
 mod verify;
 mod verify_adapt;
 mod vocab;
+
+/// The shipped model, relative to the repository root.
+pub const DEFAULT_MODEL: &str = "models/hone-intent/model.hone";
+/// The shipped model's demo file.
+pub const DEFAULT_DEMO: &str = "models/hone-intent/demo.json";
 
 /// Export, inspect and verify hone models.
 #[derive(Debug, Parser)]
@@ -47,6 +54,10 @@ enum Command {
     Golden(golden::GoldenArgs),
     /// Instruction counts on Cortex-M4 (QEMU): kernels and whole model, portable vs DSP.
     Bench(bench::BenchArgs),
+    /// Classify, enrol the demo file's new intents on the device path, save and reload.
+    Demo(demo::DemoArgs),
+    /// The evaluation protocol on an intent data set (CLINC150 layout).
+    Eval(eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +67,8 @@ fn main() -> ExitCode {
         Command::Verify(a) => verify::run(a),
         Command::Golden(a) => golden::run(a).map(|_| ()),
         Command::Bench(a) => bench::run(a),
+        Command::Demo(a) => demo::run(a),
+        Command::Eval(a) => eval::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

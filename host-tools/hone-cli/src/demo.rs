@@ -1,0 +1,289 @@
+//! `hone demo`: the product's story in a few seconds, with no data set. Classify a few
+//! prompts with the shipped model, enrol the demo file's new intents through the same
+//! `no_std` adaptation code the firmware runs, compare before and after, save the adapted
+//! state through the power-loss-safe journal, reload it, and report the memory used.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use embedded_storage::nor_flash::{
+    ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
+};
+use hone::adapt::persist::Journal;
+use hone::adapt::{ram_bytes, Head, Store, TrainConfig, Trainer, Workspace};
+use hone::{Model, Runner};
+use serde::Deserialize;
+
+/// Capacities of the demo's adaptation state (the device build's defaults).
+const NEW: usize = 16;
+const F: usize = 128;
+const STORE: usize = 160;
+const SLOTS: usize = 2;
+/// Flash region for the journal: two 32 KiB slots.
+const REGION: u32 = 64 * 1024;
+const ERASE: usize = 4096;
+
+/// Arguments of `hone demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// The model blob.
+    #[arg(long, default_value = crate::DEFAULT_MODEL)]
+    pub model: PathBuf,
+    /// New intents with example prompts and test prompts (JSON).
+    #[arg(long, default_value = crate::DEFAULT_DEMO)]
+    pub demo: PathBuf,
+    /// Where the simulated flash holding the adapted state is written.
+    #[arg(long, default_value = "target/hone-demo-flash.bin")]
+    pub state: PathBuf,
+}
+
+/// The demo file: new intents to enrol and prompts to classify before and after.
+#[derive(Debug, Deserialize)]
+pub struct DemoFile {
+    /// New intents and their example prompts.
+    pub intents: Vec<DemoIntent>,
+    /// Prompts to classify, with the intent a person would expect.
+    pub test: Vec<DemoTest>,
+}
+
+/// One new intent.
+#[derive(Debug, Deserialize)]
+pub struct DemoIntent {
+    /// Intent name.
+    pub name: String,
+    /// Example prompts the user gives.
+    pub prompts: Vec<String>,
+}
+
+/// One test prompt.
+#[derive(Debug, Deserialize)]
+pub struct DemoTest {
+    /// The prompt.
+    #[serde(alias = "text")]
+    pub prompt: String,
+    /// The expected intent (a new or a pre-trained one).
+    pub intent: String,
+}
+
+/// NOR flash simulated in memory (erased bytes are 0xFF, writes only clear bits), saved to and
+/// loaded from a file so that the state outlives the process.
+struct FileFlash {
+    bytes: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct FlashError(NorFlashErrorKind);
+
+impl NorFlashError for FlashError {
+    fn kind(&self) -> NorFlashErrorKind {
+        self.0
+    }
+}
+
+impl ErrorType for FileFlash {
+    type Error = FlashError;
+}
+
+impl ReadNorFlash for FileFlash {
+    const READ_SIZE: usize = 1;
+    fn read(&mut self, offset: u32, out: &mut [u8]) -> Result<(), FlashError> {
+        let s = offset as usize;
+        let src = self
+            .bytes
+            .get(s..s + out.len())
+            .ok_or(FlashError(NorFlashErrorKind::OutOfBounds))?;
+        out.copy_from_slice(src);
+        Ok(())
+    }
+    fn capacity(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+impl NorFlash for FileFlash {
+    const WRITE_SIZE: usize = 4;
+    const ERASE_SIZE: usize = ERASE;
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), FlashError> {
+        let (f, t) = (from as usize, to as usize);
+        if !f.is_multiple_of(ERASE) || !t.is_multiple_of(ERASE) || t < f {
+            return Err(FlashError(NorFlashErrorKind::NotAligned));
+        }
+        self.bytes
+            .get_mut(f..t)
+            .ok_or(FlashError(NorFlashErrorKind::OutOfBounds))?
+            .fill(0xFF);
+        Ok(())
+    }
+    fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
+        let s = offset as usize;
+        if !s.is_multiple_of(Self::WRITE_SIZE) || !data.len().is_multiple_of(Self::WRITE_SIZE) {
+            return Err(FlashError(NorFlashErrorKind::NotAligned));
+        }
+        let dst = self
+            .bytes
+            .get_mut(s..s + data.len())
+            .ok_or(FlashError(NorFlashErrorKind::OutOfBounds))?;
+        for (d, &b) in dst.iter_mut().zip(data) {
+            *d &= b;
+        }
+        Ok(())
+    }
+}
+
+fn predict_all<const N: usize>(
+    runner: &mut Runner<'_, '_, '_>,
+    head: &Head<'_, '_, N, F>,
+    prompts: &[DemoTest],
+) -> Vec<(String, f32)> {
+    let mut logp = vec![0f32; head.num_classes()];
+    prompts
+        .iter()
+        .map(|t| {
+            let c = head.classify(runner.features(&t.prompt), &mut logp);
+            (head.label(c).unwrap_or("?").to_string(), logp[c].exp())
+        })
+        .collect()
+}
+
+fn load_demo(path: &Path) -> Result<DemoFile> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let d: DemoFile = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a demo file", path.display()))?;
+    if d.intents.is_empty() || d.intents.len() > NEW {
+        bail!(
+            "{}: need 1..={NEW} new intents, found {}",
+            path.display(),
+            d.intents.len()
+        );
+    }
+    Ok(d)
+}
+
+/// Runs `hone demo`.
+pub fn run(args: &DemoArgs) -> Result<()> {
+    let blob = std::fs::read(&args.model).with_context(|| {
+        format!(
+            "cannot read {} (run from the repository root, or pass --model)",
+            args.model.display()
+        )
+    })?;
+    let model =
+        Model::from_bytes(&blob).map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
+    if model.feature_dim() > F {
+        bail!(
+            "the demo is built for features up to {F}, the model has {}",
+            model.feature_dim()
+        );
+    }
+    let demo = load_demo(&args.demo)?;
+    println!(
+        "model `{}`: {} intents, {} features, {} tokens max",
+        model.name(),
+        model.num_classes(),
+        model.feature_dim(),
+        model.max_len()
+    );
+    let mut scratch = vec![0u32; model.scratch_words()];
+    let mut runner = Runner::new(&model, &mut scratch).map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    // 1. Before: the pre-trained head.
+    let mut head = Box::new(Head::<NEW, F>::new(&model).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let before = predict_all(&mut runner, &head, &demo.test);
+
+    // 2. Enrol the new intents from the user's prompts (features cached as f16), then
+    //    fine-tune the new rows by NLL with the pre-trained rows frozen.
+    let mut store: Box<Store<STORE, F>> = Box::default();
+    let mut collected = 0;
+    for intent in &demo.intents {
+        let id = head
+            .class_id(&intent.name)
+            .map_err(|e| anyhow::anyhow!("enrolling `{}`: {e}", intent.name))?;
+        for p in &intent.prompts {
+            store
+                .add(id as u16, runner.features(p))
+                .map_err(|e| anyhow::anyhow!("storing `{p}`: {e}"))?;
+            collected += 1;
+        }
+    }
+    head.imprint_all(&store);
+    let mut ws: Box<Workspace<NEW, F, STORE, SLOTS>> = Box::default();
+    let report = Trainer::new(&mut head, &store, &mut ws, TrainConfig::default())
+        .and_then(|mut t| t.train())
+        .map_err(|e| anyhow::anyhow!("training: {e}"))?;
+    let after = predict_all(&mut runner, &head, &demo.test);
+    println!(
+        "\nenrolled {} new intents from {} prompts: {} steps, validation NLL {:.3} -> {:.3}{}",
+        demo.intents.len(),
+        collected,
+        report.steps,
+        report.val_before,
+        report.val_after,
+        if report.rolled_back {
+            " (rolled back: no improvement)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "\n{:<44} {:<22} {:<26} after",
+        "prompt", "expected", "before"
+    );
+    let (mut ok_before, mut ok_after) = (0, 0);
+    for ((t, b), a) in demo.test.iter().zip(&before).zip(&after) {
+        ok_before += usize::from(b.0 == t.intent);
+        ok_after += usize::from(a.0 == t.intent);
+        let before = format!("{} {:.0}%", b.0, 100.0 * b.1);
+        let after = format!("{} {:.0}%", a.0, 100.0 * a.1);
+        println!("{:<44} {:<22} {before:<26} {after}", t.prompt, t.intent);
+    }
+    println!(
+        "correct: {ok_before}/{n} before, {ok_after}/{n} after",
+        n = demo.test.len()
+    );
+
+    // 3. Save through the journal (two alternating slots), write the flash image to a file,
+    //    read it back into a fresh head and store, and check the predictions survived.
+    let flash = FileFlash {
+        bytes: vec![0xFF; REGION as usize],
+    };
+    let mut journal = Journal::open(flash, 0, REGION).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let seq = journal
+        .save(&head, &store)
+        .map_err(|e| anyhow::anyhow!("saving: {e}"))?;
+    if let Some(dir) = args.state.parent() {
+        std::fs::create_dir_all(dir).ok();
+    }
+    std::fs::write(&args.state, &journal.into_inner().bytes)
+        .with_context(|| format!("cannot write {}", args.state.display()))?;
+    let bytes = std::fs::read(&args.state)
+        .with_context(|| format!("cannot read {}", args.state.display()))?;
+    let mut journal =
+        Journal::open(FileFlash { bytes }, 0, REGION).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut head2 = Box::new(Head::<NEW, F>::new(&model).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let mut store2: Box<Store<STORE, F>> = Box::default();
+    let seq2 = journal
+        .load(&mut head2, &mut store2)
+        .map_err(|e| anyhow::anyhow!("loading: {e}"))?;
+    let reloaded = predict_all(&mut runner, &head2, &demo.test);
+    let same = reloaded
+        .iter()
+        .zip(&after)
+        .all(|(a, b)| a.0 == b.0 && a.1.to_bits() == b.1.to_bits());
+    println!(
+        "\nsaved state #{seq} to {} and reloaded #{seq2}: {} classes, {} examples, predictions {}",
+        args.state.display(),
+        head2.num_new(),
+        store2.len(),
+        if same { "identical" } else { "DIFFERENT" }
+    );
+    if !same || seq != seq2 {
+        bail!("the reloaded state does not reproduce the adapted predictions");
+    }
+
+    // 4. Memory.
+    let adapt = ram_bytes::<NEW, F, STORE, SLOTS>();
+    println!("\nmemory: model {} bytes (flash), scratch {} bytes + adaptation {} bytes = {} bytes RAM ({} new intents x {} prompts, {} features)",
+        blob.len(), model.scratch_bytes(), adapt, model.scratch_bytes() + adapt, NEW, STORE / NEW, F);
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! The enrolment scenario through the on-device code path (`hone::adapt`): the model's head
+//! knows the pre-training intents; the held-out domain's intents are enrolled from `K`
+//! prompts each (imprinting, then NLL fine-tuning of the new rows with the old rows frozen),
+//! and test accuracy is measured on the new, old and all intents.
+
+use anyhow::{bail, Context, Result};
+use hone::adapt::{Head, Store, TrainConfig, Trainer, Workspace};
+use hone::Model;
+
+/// Most intents one enrolment adds (the device build's capacity).
+pub const NEW: usize = 16;
+/// Most stored examples (16 intents × 10 prompts).
+pub const STORE: usize = 160;
+/// Optimiser slots (Adam: 2).
+pub const SLOTS: usize = 2;
+
+/// Accuracies of one enrolment run.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct EnrolResult {
+    /// Prompts per new intent.
+    pub k: usize,
+    /// Test accuracy on the new intents.
+    pub new: f64,
+    /// Test accuracy on the old intents after enrolment.
+    pub old: f64,
+    /// Test accuracy on all intents of the data set.
+    pub all: f64,
+    /// Test accuracy on the old intents before enrolment.
+    pub old_before: f64,
+    /// The device kept the imprinted head (validation NLL did not improve).
+    pub rolled_back: bool,
+}
+
+/// Examples for the scenario: features with the data set's intent index.
+pub struct Scenario<'s> {
+    /// Enrolment examples per new intent: (intent name, features of its K prompts).
+    pub enrol: Vec<(String, Vec<&'s [f32]>)>,
+    /// Test features with intent names.
+    pub test: Vec<(&'s [f32], &'s str)>,
+}
+
+/// Runs the scenario with a head whose feature capacity is `F` (≥ the model's feature size).
+pub fn run<const F: usize>(
+    model: &Model<'_>,
+    s: &Scenario<'_>,
+    k: usize,
+    cfg: TrainConfig,
+) -> Result<EnrolResult> {
+    if model.feature_dim() > F {
+        bail!(
+            "feature size {} exceeds this build's {F}",
+            model.feature_dim()
+        );
+    }
+    if s.enrol.len() > NEW {
+        bail!("{} new intents exceed the capacity of {NEW}", s.enrol.len());
+    }
+    let mut head = Box::new(Head::<NEW, F>::new(model).context("head")?);
+    let old_classes = head.old_classes();
+    let mut logp = vec![0f32; old_classes + NEW];
+    let names: Vec<String> = (0..old_classes)
+        .map(|c| head.label(c).unwrap_or("").to_string())
+        .collect();
+    let is_old = |name: &str| names.iter().any(|n| n == name);
+    // Before: the pre-trained head on the old intents' test prompts.
+    let (mut hit, mut n) = (0usize, 0usize);
+    for &(f, name) in &s.test {
+        if is_old(name) {
+            let c = head.classify(f, &mut logp);
+            hit += usize::from(head.label(c) == Some(name));
+            n += 1;
+        }
+    }
+    let old_before = hit as f64 / n.max(1) as f64;
+    let mut store: Box<Store<STORE, F>> = Box::default();
+    for (name, feats) in &s.enrol {
+        if is_old(name) {
+            bail!("intent `{name}` is already in the model's head: it was not held out");
+        }
+        let id = head
+            .enrol(name)
+            .with_context(|| format!("enrolling `{name}`"))?;
+        for f in feats.iter().take(k) {
+            store
+                .add(id as u16, f)
+                .with_context(|| format!("storing an example of `{name}`"))?;
+        }
+    }
+    head.imprint_all(&store);
+    let mut ws: Box<Workspace<NEW, F, STORE, SLOTS>> = Box::default();
+    let report = Trainer::new(&mut head, &store, &mut ws, cfg)
+        .context("trainer")?
+        .train()
+        .context("training")?;
+    let mut acc = [(0usize, 0usize); 3]; // new, old, all
+    for &(f, name) in &s.test {
+        let c = head.classify(f, &mut logp);
+        let ok = usize::from(head.label(c) == Some(name));
+        let group = if is_old(name) { 1 } else { 0 };
+        acc[group].0 += ok;
+        acc[group].1 += 1;
+        acc[2].0 += ok;
+        acc[2].1 += 1;
+    }
+    let frac = |(h, n): (usize, usize)| h as f64 / n.max(1) as f64;
+    Ok(EnrolResult {
+        k,
+        new: frac(acc[0]),
+        old: frac(acc[1]),
+        all: frac(acc[2]),
+        old_before,
+        rolled_back: report.rolled_back,
+    })
+}
