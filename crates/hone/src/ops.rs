@@ -14,7 +14,7 @@ use crate::quant::{
 
 /// Rows processed per kernel call in [`fully_connected`] (the i32 accumulators live on the
 /// stack).
-pub const FC_ROW_BLOCK: usize = 16;
+pub const FC_ROW_BLOCK: usize = 64;
 
 /// Quantisation of one int8 tensor.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -127,6 +127,28 @@ pub fn fully_connected(
                 .get(r0 * in_cols..(r0 + ob.len()) * in_cols)
                 .unwrap_or(&[]);
             kernels::matvec_i8(xr, wb, acc);
+            let n = ob.len();
+            let params = (
+                bias.get(r0 * 4..(r0 + n) * 4),
+                mults.get(r0 * 4..(r0 + n) * 4),
+                shifts.get(r0..r0 + n),
+            );
+            if let (Some(bb), Some(mb), Some(sb)) = params {
+                // Every validated model: the block's parameters read in step, without
+                // per-element bounds checks (same arithmetic as the general loop below).
+                let le = |b: &[u8]| b.first_chunk::<4>().map_or(0, |b| i32::from_le_bytes(*b));
+                let rows = ob.iter_mut().zip(acc.iter());
+                let params = bb.chunks_exact(4).zip(mb.chunks_exact(4)).zip(sb);
+                for ((o, &a), ((b, m), &s)) in rows.zip(params) {
+                    let m = Multiplier {
+                        multiplier: le(m),
+                        shift: s as i8,
+                    };
+                    let v = mbqm(a.wrapping_add(le(b)), m).saturating_add(i32::from(out_zp));
+                    *o = v.clamp(lo, 127) as i8;
+                }
+                continue;
+            }
             for (j, (o, &a)) in ob.iter_mut().zip(acc.iter()).enumerate() {
                 let r = r0 + j;
                 let m = Multiplier {

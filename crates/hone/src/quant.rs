@@ -12,9 +12,11 @@ pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
         return i32::MAX;
     }
     let ab = i64::from(a) * i64::from(b);
-    let nudge: i64 = if ab >= 0 { 1 << 30 } else { 1 - (1 << 30) };
-    // Division truncates toward zero, as in C++.
-    ((ab + nudge) / (1i64 << 31)) as i32
+    // TFLite computes `(ab + nudge) / 2^31` truncating toward zero, with `nudge = 2^30` for
+    // `ab ≥ 0` and `1 − 2^30` otherwise. For `ab < 0` the sum is negative, so truncation is
+    // `⌊(ab + 1 − 2^30 + 2^31 − 1) / 2^31⌋ = ⌊(ab + 2^30) / 2^31⌋`, the same as for `ab ≥ 0`:
+    // one rounding shift (SMLAL + 2 shifts on Cortex-M4 instead of a 64-bit division).
+    ((ab + (1 << 30)) >> 31) as i32
 }
 
 /// `x / 2^exponent` rounded half away from zero (TFLite `RoundingDivideByPOT`).
@@ -22,7 +24,7 @@ pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
 #[inline]
 pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
     let e = exponent.clamp(0, 31) as u32;
-    let mask = ((1i64 << e) - 1) as i32;
+    let mask = (1u32 << e).wrapping_sub(1) as i32;
     let remainder = x & mask;
     let threshold = (mask >> 1) + i32::from(x < 0);
     (x >> e) + i32::from(remainder > threshold)
@@ -308,6 +310,72 @@ mod tests {
             assert!(
                 (got - want).abs() <= 1,
                 "x={x} m={m:?} got={got} want={want}"
+            );
+        }
+    }
+
+    /// TFLite's formula, as written in its reference code.
+    fn srdhm_tflite(a: i32, b: i32) -> i32 {
+        if a == i32::MIN && b == i32::MIN {
+            return i32::MAX;
+        }
+        let ab = i64::from(a) * i64::from(b);
+        let nudge: i64 = if ab >= 0 { 1 << 30 } else { 1 - (1 << 30) };
+        ((ab + nudge) / (1i64 << 31)) as i32
+    }
+
+    #[test]
+    fn srdhm_equals_tflite_nudge_and_truncate() {
+        let edges = [
+            i32::MIN,
+            i32::MIN + 1,
+            -(1 << 30) - 1,
+            -(1 << 30),
+            -(1 << 30) + 1,
+            -3,
+            -2,
+            -1,
+            0,
+            1,
+            2,
+            3,
+            (1 << 30) - 1,
+            1 << 30,
+            (1 << 30) + 1,
+            i32::MAX - 1,
+            i32::MAX,
+        ];
+        for &a in &edges {
+            for &b in &edges {
+                assert_eq!(
+                    saturating_rounding_doubling_high_mul(a, b),
+                    srdhm_tflite(a, b),
+                    "{a} {b}"
+                );
+            }
+        }
+        let mut s = 0x9e37_79b9u32;
+        for _ in 0..200_000 {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            let a = s as i32 >> (s % 29);
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            let b = s as i32;
+            assert_eq!(
+                saturating_rounding_doubling_high_mul(a, b),
+                srdhm_tflite(a, b),
+                "{a} {b}"
+            );
+        }
+        // Exact ties (ab = ±2^30 · odd) round up in both.
+        for k in [-5i32, -3, -1, 1, 3, 5] {
+            let (a, b) = (k, 1 << 30);
+            assert_eq!(
+                saturating_rounding_doubling_high_mul(a, b),
+                srdhm_tflite(a, b)
             );
         }
     }
