@@ -6,7 +6,7 @@
 //! * `inspect`: layer table, flash, scratch RAM, MACs ([`inspect`]).
 //! * `verify`: quantised runtime vs float reference ([`verify`]).
 //! * `golden`: golden vectors for the firmware ([`golden`]).
-//! * `bench`: Cortex-M4 instruction counts under QEMU ([`bench`]).
+//! * `bench`: Cortex-M4 instruction counts under QEMU ([`mod@bench`]).
 
 use std::process::ExitCode;
 
