@@ -60,3 +60,14 @@ section "firmware (own workspace; its QEMU runs are in the host tests above)"
 )
 # Measurements of the QEMU runs above (tests/tests/firmware.rs, measurement_table).
 cat target/tmp/firmware-report.md
+
+section "pre-training recipe (smoke size)"
+# Fetches the teacher into ${HONE_CACHE:-$HOME/.cache/hone} (outside the repo), then trains and
+# evaluates a tiny student on a subset; fails if the student does not learn.
+host-tools/hone-train/scripts/fetch-teacher.sh >/dev/null
+SMOKE_OUT="$(mktemp -d)"
+cargo run -p hone-train --release --locked -- train --smoke --data ../shared/data/clinc150 \
+  --out "$SMOKE_OUT/model" --expect-full-at-least 0.5
+cargo run -p hone-train --release --locked -- eval --seeds 1 --data ../shared/data/clinc150 \
+  --model "$SMOKE_OUT/model"
+rm -rf "$SMOKE_OUT"
