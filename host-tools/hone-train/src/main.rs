@@ -65,6 +65,19 @@ enum Cmd {
         #[command(flatten)]
         args: TrainArgs,
     },
+    /// Time the head training on random features (development aid).
+    #[command(hide = true)]
+    BenchHead {
+        /// Rows.
+        #[arg(long, default_value_t = 15000)]
+        n: usize,
+        /// Feature size.
+        #[arg(long, default_value_t = 64)]
+        f: usize,
+        /// Steps.
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+    },
     /// Evaluate a written checkpoint directory with the protocol.
     Eval {
         #[command(flatten)]
@@ -350,5 +363,24 @@ fn main() -> Result<()> {
         Cmd::EvalTeacher { common } => eval_teacher(&common),
         Cmd::Train { common, args } => run_train(&common, &args),
         Cmd::Eval { common, model } => run_eval(&common, &model),
+        Cmd::BenchHead { n, f, steps } => {
+            let rows: Vec<Vec<f32>> = (0..n)
+                .map(|i| {
+                    (0..f)
+                        .map(|j| ((i * 31 + j * 17) % 101) as f32 / 101.0)
+                        .collect()
+                })
+                .collect();
+            let y: Vec<u32> = (0..n).map(|i| (i % 150) as u32).collect();
+            let x = eval::to_tensor(&rows)?;
+            let t = std::time::Instant::now();
+            let cfg = eval::HeadCfg {
+                steps,
+                ..Default::default()
+            };
+            eval::train_head(&x, &y, 150, cfg)?;
+            println!("{steps} steps: {:.3} s", t.elapsed().as_secs_f64());
+            Ok(())
+        }
     }
 }
