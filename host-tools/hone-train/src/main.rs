@@ -49,6 +49,23 @@ struct Common {
     /// Number of seeds to average 5-shot and enrolment draws over.
     #[arg(long, default_value_t = 3)]
     seeds: u64,
+    /// Enrolment: Adam steps on the new rows after imprinting.
+    #[arg(long, default_value_t = 100)]
+    enrol_steps: usize,
+    /// Enrolment: learning rate.
+    #[arg(long, default_value_t = 0.01)]
+    enrol_lr: f64,
+    /// Enrolment: replay one prototype per old class during the fine-tuning.
+    #[arg(long)]
+    replay: bool,
+}
+
+fn enrol_cfg(c: &Common) -> eval::EnrolCfg {
+    eval::EnrolCfg {
+        steps: c.enrol_steps,
+        lr: c.enrol_lr,
+        replay: c.replay,
+    }
 }
 
 #[derive(Subcommand)]
@@ -209,7 +226,7 @@ fn eval_teacher(c: &Common) -> Result<()> {
         &evs,
         &c.enrol_domain,
         eval::HeadCfg::default(),
-        eval::EnrolCfg::default(),
+        enrol_cfg(c),
         c.seeds,
     )?;
     print_report(&format!("teacher ({})", c.split), &r);
@@ -273,14 +290,7 @@ fn run_train(c: &Common, a: &TrainArgs) -> Result<()> {
         f,
     );
     let seeds = if a.smoke { 1 } else { c.seeds };
-    let r = trained.evaluate(
-        &d,
-        ev,
-        &c.enrol_domain,
-        cfg.max_len,
-        seeds,
-        eval::EnrolCfg::default(),
-    )?;
+    let r = trained.evaluate(&d, ev, &c.enrol_domain, cfg.max_len, seeds, enrol_cfg(c))?;
     print_report(
         &format!(
             "student V={} d={} mlp={:?} ({})",
@@ -350,7 +360,7 @@ fn run_eval(c: &Common, model: &Path) -> Result<()> {
         &evs,
         &c.enrol_domain,
         eval::HeadCfg::default(),
-        eval::EnrolCfg::default(),
+        enrol_cfg(c),
         c.seeds,
     )?;
     print_report(&format!("{} ({})", model.display(), c.split), &r);
