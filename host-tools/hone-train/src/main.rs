@@ -49,8 +49,8 @@ struct Common {
     /// Number of seeds to average 5-shot and enrolment draws over.
     #[arg(long, default_value_t = 3)]
     seeds: u64,
-    /// Enrolment: Adam steps on the new rows after imprinting.
-    #[arg(long, default_value_t = 100)]
+    /// Enrolment: Adam steps on the new rows after imprinting (30: chosen on val).
+    #[arg(long, default_value_t = 30)]
     enrol_steps: usize,
     /// Enrolment: learning rate.
     #[arg(long, default_value_t = 0.01)]
