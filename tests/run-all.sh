@@ -71,3 +71,27 @@ cargo run -p hone-train --release --locked -- train --smoke --data ../shared/dat
 cargo run -p hone-train --release --locked -- eval --seeds 1 --data ../shared/data/clinc150 \
   --model "$SMOKE_OUT/model"
 rm -rf "$SMOKE_OUT"
+
+section "shipped model: demo, agreement with the float checkpoint, evaluation on CLINC150"
+cargo build --release --locked -p hone-cli
+./target/release/hone demo
+./target/release/hone verify models/hone-intent/model.hone --reference models/hone-intent \
+  --data ../shared/data/clinc150/data_full.json --split test --min-agreement 0.99 --jobs 2
+./target/release/hone eval --data ../shared/data/clinc150 --json > target/hone-eval.json
+python3 - target/hone-eval.json <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+checks = {
+    "full-data head >= 0.87": r["full_head_acc"] >= 0.87,
+    "5-shot head >= 0.73": r["five_shot_acc"] >= 0.73,
+    "old intents drop <= 2 points (K=5)": r["enrol"]["k5"]["old_before"] - r["enrol"]["k5"]["old"] <= 0.02,
+    "blob <= 512 KB": r["flash_bytes"] <= 512 * 1024,
+    "scratch + adaptation RAM <= 64 KB": r["ram_bytes"] <= 64 * 1024,
+}
+for name, ok in checks.items():
+    print(("ok   " if ok else "FAIL ") + name)
+print(json.dumps({k: r[k] for k in ("full_head_acc", "five_shot_acc", "enrol", "oos_recall", "flash_bytes", "ram_bytes")}))
+failed = [name for name, ok in checks.items() if not ok]
+print("shipped model: " + ("every check holds" if not failed else "FAILED " + "; ".join(failed)))
+sys.exit(1 if failed else 0)
+PY

@@ -14,9 +14,9 @@ use hone::adapt::{ram_bytes, Head, Store, TrainConfig, Trainer, Workspace};
 use hone::{Model, Runner};
 use serde::Deserialize;
 
-/// Capacities of the demo's adaptation state (the device build's defaults).
+/// Capacities of the demo's adaptation state (the device build's defaults); the feature
+/// capacity `F` is the smallest of 64/128/256/384 that holds the model's features.
 const NEW: usize = 16;
-const F: usize = 128;
 const STORE: usize = 160;
 const SLOTS: usize = 2;
 /// Flash region for the journal: two 32 KiB slots.
@@ -130,7 +130,7 @@ impl NorFlash for FileFlash {
     }
 }
 
-fn predict_all<const N: usize>(
+fn predict_all<const N: usize, const F: usize>(
     runner: &mut Runner<'_, '_, '_>,
     head: &Head<'_, '_, N, F>,
     prompts: &[DemoTest],
@@ -170,13 +170,22 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     })?;
     let model =
         Model::from_bytes(&blob).map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
-    if model.feature_dim() > F {
-        bail!(
-            "the demo is built for features up to {F}, the model has {}",
-            model.feature_dim()
-        );
-    }
     let demo = load_demo(&args.demo)?;
+    match model.feature_dim() {
+        0..=64 => run_with::<64>(args, &model, blob.len(), &demo),
+        65..=128 => run_with::<128>(args, &model, blob.len(), &demo),
+        129..=256 => run_with::<256>(args, &model, blob.len(), &demo),
+        257..=384 => run_with::<384>(args, &model, blob.len(), &demo),
+        d => bail!("features of {d} exceed the demo's 384"),
+    }
+}
+
+fn run_with<const F: usize>(
+    args: &DemoArgs,
+    model: &Model<'_>,
+    flash_bytes: usize,
+    demo: &DemoFile,
+) -> Result<()> {
     println!(
         "model `{}`: {} intents, {} features, {} tokens max",
         model.name(),
@@ -185,10 +194,10 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         model.max_len()
     );
     let mut scratch = vec![0u32; model.scratch_words()];
-    let mut runner = Runner::new(&model, &mut scratch).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut runner = Runner::new(model, &mut scratch).map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // 1. Before: the pre-trained head.
-    let mut head = Box::new(Head::<NEW, F>::new(&model).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let mut head = Box::new(Head::<NEW, F>::new(model).map_err(|e| anyhow::anyhow!("{e}"))?);
     let before = predict_all(&mut runner, &head, &demo.test);
 
     // 2. Enrol the new intents from the user's prompts (features cached as f16), then
@@ -260,7 +269,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         .with_context(|| format!("cannot read {}", args.state.display()))?;
     let mut journal =
         Journal::open(FileFlash { bytes }, 0, REGION).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut head2 = Box::new(Head::<NEW, F>::new(&model).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let mut head2 = Box::new(Head::<NEW, F>::new(model).map_err(|e| anyhow::anyhow!("{e}"))?);
     let mut store2: Box<Store<STORE, F>> = Box::default();
     let seq2 = journal
         .load(&mut head2, &mut store2)
@@ -284,6 +293,6 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     // 4. Memory.
     let adapt = ram_bytes::<NEW, F, STORE, SLOTS>();
     println!("\nmemory: model {} bytes (flash), scratch {} bytes + adaptation {} bytes = {} bytes RAM ({} new intents x {} prompts, {} features)",
-        blob.len(), model.scratch_bytes(), adapt, model.scratch_bytes() + adapt, NEW, STORE / NEW, F);
+        flash_bytes, model.scratch_bytes(), adapt, model.scratch_bytes() + adapt, NEW, STORE / NEW, F);
     Ok(())
 }
