@@ -4,7 +4,7 @@
 //! and test accuracy is measured on the new, old and all intents.
 
 use anyhow::{bail, Context, Result};
-use hone::adapt::{Head, Store, TrainConfig, Trainer, Workspace};
+use hone::adapt::{Calibration, Head, Store, TrainConfig, Trainer, Workspace};
 use hone::Model;
 
 /// Most intents one enrolment adds (the device build's capacity).
@@ -45,6 +45,7 @@ pub fn run<const F: usize>(
     s: &Scenario<'_>,
     k: usize,
     cfg: TrainConfig,
+    cal: Calibration,
 ) -> Result<EnrolResult> {
     if model.feature_dim() > F {
         bail!(
@@ -86,7 +87,9 @@ pub fn run<const F: usize>(
                 .with_context(|| format!("storing an example of `{name}`"))?;
         }
     }
-    head.imprint_all(&store);
+    for c in head.old_classes()..head.num_classes() {
+        head.imprint_with(c, &store, cal).context("imprinting")?;
+    }
     let mut ws: Box<Workspace<NEW, F, STORE, SLOTS>> = Box::default();
     let report = Trainer::new(&mut head, &store, &mut ws, cfg)
         .context("trainer")?

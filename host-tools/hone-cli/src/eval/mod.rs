@@ -10,7 +10,7 @@ mod heads;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use hone::adapt::{ram_bytes, TrainConfig};
+use hone::adapt::{ram_bytes, Calibration, TrainConfig};
 use hone::{Model, Runner};
 use serde_json::json;
 
@@ -33,6 +33,25 @@ pub struct EvalArgs {
     /// Seeds averaged for the 5-shot head.
     #[arg(long, default_value_t = 3)]
     pub seeds: u64,
+    /// Scale of imprinted rows: `old-norm` (the old rows' mean norm) or a logit margin in
+    /// nats over the best old class (e.g. `1.0`).
+    #[arg(long, default_value = "1.0")]
+    pub imprint: String,
+    /// λ of the enrolment prior (default: the device default).
+    #[arg(long)]
+    pub enrol_l2: Option<f32>,
+    /// Enrolment epochs (default: the device default).
+    #[arg(long)]
+    pub enrol_epochs: Option<u16>,
+    /// Enrolment learning rate (default: the device default).
+    #[arg(long)]
+    pub enrol_lr: Option<f32>,
+    /// Split the enrolment is measured on (`val` to choose settings, `test` to report).
+    #[arg(long, default_value = "test")]
+    pub enrol_split: String,
+    /// Only the enrolment scenario (skip the full-data, k-shot and out-of-scope heads).
+    #[arg(long)]
+    pub only_enrol: bool,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -56,24 +75,39 @@ pub fn features(model: &Model<'_>, prompts: &[String], what: &str) -> Vec<Vec<f3
     out
 }
 
-fn enrol_for_dim(model: &Model<'_>, s: &Scenario<'_>, k: usize) -> Result<(EnrolResult, usize)> {
-    let cfg = TrainConfig::default();
+fn enrol_for_dim(
+    model: &Model<'_>,
+    s: &Scenario<'_>,
+    k: usize,
+    args: &EvalArgs,
+) -> Result<(EnrolResult, usize)> {
+    let mut cfg = TrainConfig::default();
+    cfg.l2 = args.enrol_l2.unwrap_or(cfg.l2);
+    cfg.epochs = args.enrol_epochs.unwrap_or(cfg.epochs);
+    cfg.lr = args.enrol_lr.unwrap_or(cfg.lr);
+    let cal = match args.imprint.as_str() {
+        "old-norm" => Calibration::OldNorm,
+        m => Calibration::Margin(
+            m.parse()
+                .context("--imprint takes `old-norm` or a margin in nats")?,
+        ),
+    };
     let d = model.feature_dim();
     Ok(match d {
         0..=64 => (
-            enrol::run::<64>(model, s, k, cfg)?,
+            enrol::run::<64>(model, s, k, cfg, cal)?,
             ram_bytes::<NEW, 64, STORE, SLOTS>(),
         ),
         65..=128 => (
-            enrol::run::<128>(model, s, k, cfg)?,
+            enrol::run::<128>(model, s, k, cfg, cal)?,
             ram_bytes::<NEW, 128, STORE, SLOTS>(),
         ),
         129..=256 => (
-            enrol::run::<256>(model, s, k, cfg)?,
+            enrol::run::<256>(model, s, k, cfg, cal)?,
             ram_bytes::<NEW, 256, STORE, SLOTS>(),
         ),
         _ => (
-            enrol::run::<384>(model, s, k, cfg)?,
+            enrol::run::<384>(model, s, k, cfg, cal)?,
             ram_bytes::<NEW, 384, STORE, SLOTS>(),
         ),
     })
@@ -90,30 +124,36 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let train = features(&model, &ds.train.prompts, "train features");
     let val = features(&model, &ds.val.prompts, "val features");
     let test = features(&model, &ds.test.prompts, "test features");
-    let lr = LrConfig::default();
-    let full = train_lr(&train, &ds.train.labels, classes, lr, 1);
-    let full_acc = accuracy(&full, &test, &ds.test.labels);
-    let full_val = accuracy(&full, &val, &ds.val.labels);
-    let mut five = Vec::new();
-    for seed in 0..args.seeds.max(1) {
-        let shot = ds.k_shot(5, seed);
-        let f: Vec<Vec<f32>> = shot.iter().map(|&i| train[i].clone()).collect();
-        let y: Vec<usize> = shot.iter().map(|&i| ds.train.labels[i]).collect();
-        let h = train_lr(&f, &y, classes, LrConfig { epochs: 100, ..lr }, seed + 7);
-        five.push(accuracy(&h, &test, &ds.test.labels));
-    }
-    let five_acc = five.iter().sum::<f64>() / five.len() as f64;
-    let oos = if ds.oos_test.is_empty() {
-        None
-    } else {
-        let oos_test = features(&model, &ds.oos_test, "oos features");
-        Some(oos_rejection(
-            &full,
-            (&val, &ds.val.labels),
-            (&test, &ds.test.labels),
-            &oos_test,
-            0.02,
-        ))
+    let heads = (!args.only_enrol).then(|| {
+        let lr = LrConfig::default();
+        let full = train_lr(&train, &ds.train.labels, classes, lr, 1);
+        let full_acc = accuracy(&full, &test, &ds.test.labels);
+        let full_val = accuracy(&full, &val, &ds.val.labels);
+        let mut five = Vec::new();
+        for seed in 0..args.seeds.max(1) {
+            let shot = ds.k_shot(5, seed);
+            let f: Vec<Vec<f32>> = shot.iter().map(|&i| train[i].clone()).collect();
+            let y: Vec<usize> = shot.iter().map(|&i| ds.train.labels[i]).collect();
+            let h = train_lr(&f, &y, classes, LrConfig { epochs: 100, ..lr }, seed + 7);
+            five.push(accuracy(&h, &test, &ds.test.labels));
+        }
+        let five_acc = five.iter().sum::<f64>() / five.len() as f64;
+        let oos = (!ds.oos_test.is_empty()).then(|| {
+            let oos_test = features(&model, &ds.oos_test, "oos features");
+            oos_rejection(
+                &full,
+                (&val, &ds.val.labels),
+                (&test, &ds.test.labels),
+                &oos_test,
+                0.02,
+            )
+        });
+        (full_acc, full_val, five_acc, five, oos)
+    });
+    let (eval_feats, eval_labels) = match args.enrol_split.as_str() {
+        "test" => (&test, &ds.test.labels),
+        "val" => (&val, &ds.val.labels),
+        other => anyhow::bail!("--enrol-split takes `val` or `test`, not `{other}`"),
     };
     let mut enrol = Vec::new();
     let mut adapt_ram = 0;
@@ -132,18 +172,22 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                         (ds.intents[i].clone(), feats)
                     })
                     .collect(),
-                test: test
+                test: eval_feats
                     .iter()
-                    .zip(&ds.test.labels)
+                    .zip(eval_labels)
                     .map(|(f, &l)| (f.as_slice(), ds.intents[l].as_str()))
                     .collect(),
             };
-            let (r, ram) = enrol_for_dim(&model, &scenario, k)?;
+            let (r, ram) = enrol_for_dim(&model, &scenario, k, args)?;
             adapt_ram = ram;
             enrol.push(r);
         }
     }
     let scratch = model.scratch_bytes();
+    let (full_acc, full_val, five_acc, five, oos) = match heads {
+        Some((a, v, f, runs, o)) => (Some(a), Some(v), Some(f), runs, o),
+        None => (None, None, None, Vec::new(), None),
+    };
     let report = json!({
         "model": model.name(),
         "data": args.data.display().to_string(),
@@ -159,6 +203,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         "enrol": enrol.iter().map(|r| (format!("k{}", r.k), json!(r))).collect::<serde_json::Map<_, _>>(),
         "oos_recall": oos.map(|o| o.recall),
         "oos": oos,
+        "enrol_settings": {"imprint": args.imprint, "l2": args.enrol_l2, "epochs": args.enrol_epochs,
+                           "lr": args.enrol_lr, "split": args.enrol_split},
     });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -178,20 +224,19 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         ds.train.len(),
         ds.test.len()
     );
-    println!(
-        "full-data head accuracy      {:.4} (val {:.4})",
-        full_acc, full_val
-    );
-    println!(
-        "5-shot head accuracy         {:.4} (mean of {} selections)",
-        five_acc,
-        five.len()
-    );
+    if let (Some(full_acc), Some(full_val), Some(five_acc)) = (full_acc, full_val, five_acc) {
+        println!("full-data head accuracy      {full_acc:.4} (val {full_val:.4})");
+        println!(
+            "5-shot head accuracy         {five_acc:.4} (mean of {} selections)",
+            five.len()
+        );
+    }
     for r in &enrol {
         println!(
-            "enrol `{}` K={:<2}  new {:.4}  old {:.4} (before {:.4})  all {:.4}{}",
+            "enrol `{}` K={:<2} ({})  new {:.4}  old {:.4} (before {:.4})  all {:.4}{}",
             args.enrol_domain,
             r.k,
+            args.enrol_split,
             r.new,
             r.old,
             r.old_before,
