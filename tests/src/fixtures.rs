@@ -397,3 +397,29 @@ pub fn hone(args: &[&str]) -> Output {
         .output()
         .expect("run hone")
 }
+
+/// Runs `hone` with `args`, asserts success and returns its standard output.
+pub fn hone_ok(args: &[&str]) -> String {
+    let out = hone(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "hone {args:?} failed: {stderr}");
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// `hone export` of the checkpoint in `ckpt` (calibrated on its `train.txt`) to `out`, with
+/// `extra` flags; returns the blob.
+pub fn export(ckpt: &Path, out: &Path, extra: &[&str]) -> Vec<u8> {
+    let calib = ckpt.join("train.txt");
+    let mut args = vec![
+        "export",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--calibration",
+        calib.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    hone_ok(&args);
+    std::fs::read(out).expect("exported blob")
+}

@@ -7,27 +7,13 @@ use hone::testutil::XorShift;
 use hone_tests::fixtures::{self, hone, CLASSES};
 use serde_json::{json, Value};
 
-fn ok(args: &[&str]) -> String {
-    let out = hone(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "hone {args:?} failed: {stderr}");
-    String::from_utf8(out.stdout).unwrap()
-}
+use fixtures::hone_ok as ok;
 
 fn exported(dir: &Path) -> std::path::PathBuf {
     let ckpt = dir.join("ckpt");
     fixtures::static_checkpoint(&ckpt);
     let model = dir.join("model.hone");
-    let calib = ckpt.join("train.txt");
-    ok(&[
-        "export",
-        "--checkpoint",
-        ckpt.to_str().unwrap(),
-        "--calibration",
-        calib.to_str().unwrap(),
-        "-o",
-        model.to_str().unwrap(),
-    ]);
+    fixtures::export(&ckpt, &model, &[]);
     model
 }
 

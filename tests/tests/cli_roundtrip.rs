@@ -2,35 +2,16 @@
 
 use std::path::Path;
 
-use hone_tests::fixtures::{self, hone};
+use hone_tests::fixtures;
 use serde_json::Value;
 
-fn ok(args: &[&str]) -> String {
-    let out = hone(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "hone {args:?} failed: {stderr}");
-    String::from_utf8(out.stdout).unwrap()
-}
+use fixtures::hone_ok as ok;
 
 fn json(args: &[&str]) -> Value {
     serde_json::from_str(&ok(args)).expect("JSON output")
 }
 
-fn export(ckpt: &Path, out: &Path, extra: &[&str]) -> Vec<u8> {
-    let calib = ckpt.join("train.txt");
-    let mut args = vec![
-        "export",
-        "--checkpoint",
-        ckpt.to_str().unwrap(),
-        "--calibration",
-        calib.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    ok(&args);
-    std::fs::read(out).unwrap()
-}
+use fixtures::export;
 
 fn verify(model: &Path, ckpt: &Path, data: &Path) -> Value {
     let v = json(&[
