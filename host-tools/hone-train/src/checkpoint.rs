@@ -36,7 +36,7 @@ pub struct Config {
     pub hidden_size: usize,
     /// Maximum tokens per prompt (longer prompts are truncated).
     pub max_len: usize,
-    /// Whether to wrap the prompt in [CLS] … [SEP] (false).
+    /// Whether to wrap the prompt in `[CLS]` … `[SEP]` (false).
     pub add_special_tokens: bool,
     /// Position table present (false).
     pub position_embeddings: bool,

@@ -159,7 +159,7 @@ impl Teacher {
         Ok(Self { bert, tokenizer })
     }
 
-    /// Sentence embeddings (mean pool + L2) of `ids` lists (already with [CLS]/[SEP]), `[N, H]`
+    /// Sentence embeddings (mean pool + L2) of `ids` lists (already with `[CLS]`/`[SEP]`), `[N, H]`
     /// in input order. Batches by length for speed.
     pub fn embed_ids(&self, seqs: &[Vec<u32>], label: &str) -> Result<Vec<Vec<f32>>> {
         let mut order: Vec<usize> = (0..seqs.len()).collect();
@@ -200,7 +200,7 @@ impl Teacher {
         Ok(out)
     }
 
-    /// Sentence embeddings of texts (tokenised with [CLS]/[SEP], truncated to `max` tokens
+    /// Sentence embeddings of texts (tokenised with `[CLS]`/`[SEP]`, truncated to `max` tokens
     /// besides those two).
     pub fn embed_texts(&self, texts: &[String], max: usize, label: &str) -> Result<Vec<Vec<f32>>> {
         let sep = self.tokenizer.token_to_id("[SEP]").unwrap_or(102);
