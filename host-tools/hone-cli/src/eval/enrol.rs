@@ -21,12 +21,13 @@ pub struct EnrolResult {
     pub k: usize,
     /// Test accuracy on the new intents.
     pub new: f64,
-    /// Test accuracy on the old intents after enrolment.
-    pub old: f64,
-    /// Test accuracy on all intents of the data set.
+    /// Test accuracy on the old intents after enrolment (`None`: the test split has no prompt
+    /// of the head's intents, e.g. a data set of other domains).
+    pub old: Option<f64>,
+    /// Test accuracy on the old and new intents together.
     pub all: f64,
-    /// Test accuracy on the old intents before enrolment.
-    pub old_before: f64,
+    /// Test accuracy on the old intents before enrolment (`None` as for `old`).
+    pub old_before: Option<f64>,
     /// The device kept the imprinted head (validation NLL did not improve).
     pub rolled_back: bool,
 }
@@ -72,7 +73,7 @@ pub fn run<const F: usize>(
             n += 1;
         }
     }
-    let old_before = hit as f64 / n.max(1) as f64;
+    let old_before = (n > 0).then(|| hit as f64 / n as f64);
     let mut store: Box<Store<STORE, F>> = Box::default();
     for (name, feats) in &s.enrol {
         if is_old(name) {
@@ -96,7 +97,9 @@ pub fn run<const F: usize>(
         .train()
         .context("training")?;
     let mut acc = [(0usize, 0usize); 3]; // new, old, all
-    for &(f, name) in &s.test {
+    let is_new = |name: &str| s.enrol.iter().any(|(n, _)| n == name);
+    // Intents neither in the head nor enrolled (other domains of a data set) are not scored.
+    for &(f, name) in s.test.iter().filter(|t| is_old(t.1) || is_new(t.1)) {
         let c = head.classify(f, &mut logp);
         let ok = usize::from(head.label(c) == Some(name));
         let group = if is_old(name) { 1 } else { 0 };
@@ -109,7 +112,7 @@ pub fn run<const F: usize>(
     Ok(EnrolResult {
         k,
         new: frac(acc[0]),
-        old: frac(acc[1]),
+        old: (acc[1].1 > 0).then(|| frac(acc[1])),
         all: frac(acc[2]),
         old_before,
         rolled_back: report.rolled_back,

@@ -231,15 +231,16 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             five.len()
         );
     }
+    let opt = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{x:.4}"));
     for r in &enrol {
         println!(
-            "enrol `{}` K={:<2} ({})  new {:.4}  old {:.4} (before {:.4})  all {:.4}{}",
+            "enrol `{}` K={:<2} ({})  new {:.4}  old {} (before {})  all {:.4}{}",
             args.enrol_domain,
             r.k,
             args.enrol_split,
             r.new,
-            r.old,
-            r.old_before,
+            opt(r.old),
+            opt(r.old_before),
             r.all,
             if r.rolled_back { "  [rolled back]" } else { "" }
         );
