@@ -1,8 +1,8 @@
 //! Host-side construction of `.hone` blobs (feature `alloc`): tensor declaration, the
 //! liveness-based arena plan, serialisation, and the quantisation helpers an exporter needs.
 //!
-//! The builder borrows weight data from the caller (`Op<'b>`), so an exporter quantises its
-//! layers into owned buffers first and then describes the graph over them.
+//! [`ModelBuilder::op`] encodes each op as it is given, so the caller's buffers only need to
+//! live for that call: an exporter can quantise a layer, append it, and drop its buffers.
 
 use alloc::string::String;
 use alloc::vec;
@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 
 use crate::format::{
     AddParams, InputKind, ModelDesc, Multiplier, Op, OpsDesc, StrTableDesc, TensorRec,
-    TokenizerDesc, CRC32, FORMAT_VERSION, HEADER_LEN, MAGIC,
+    TokenizerDesc, CRC32, FORMAT_VERSION, HEADER_LEN, MAGIC, MIN_FORMAT_VERSION,
 };
 use crate::quant::quantize_multiplier;
 
@@ -90,17 +90,25 @@ pub fn str_table<S: AsRef<str>>(items: &[S]) -> (Vec<u8>, Vec<u8>) {
 }
 
 /// Collects tensors and ops, plans the arena and writes a blob.
+///
+/// The blob's format version is the newest [`Op::min_version`] of its ops: a model that uses
+/// only version-1 ops is written as version 1, byte for byte as before version 2 existed.
 #[derive(Debug)]
-pub struct ModelBuilder<'b> {
+pub struct ModelBuilder {
     name: String,
     max_len: u16,
     labels: Vec<String>,
     tokenizer: TokenizerSpec,
     tensors: Vec<TensorRec>,
-    ops: Vec<Op<'b>>,
+    /// The ops, postcard-encoded back to back.
+    ops: Vec<u8>,
+    /// Per op: `(inputs, output)` tensor ids, for the arena plan.
+    operands: Vec<([Option<u16>; 3], Option<u16>)>,
+    version: u16,
+    encode_failed: bool,
 }
 
-impl<'b> ModelBuilder<'b> {
+impl ModelBuilder {
     /// Starts a model.
     pub fn new(name: &str, max_len: u16, labels: Vec<String>, tokenizer: TokenizerSpec) -> Self {
         Self {
@@ -110,6 +118,9 @@ impl<'b> ModelBuilder<'b> {
             tokenizer,
             tensors: Vec::new(),
             ops: Vec::new(),
+            operands: Vec::new(),
+            version: MIN_FORMAT_VERSION,
+            encode_failed: false,
         }
     }
 
@@ -130,10 +141,21 @@ impl<'b> ModelBuilder<'b> {
         self.tensors.get(usize::from(id)).copied()
     }
 
-    /// Appends an operation.
-    pub fn op(&mut self, op: Op<'b>) -> &mut Self {
-        self.ops.push(op);
+    /// Appends an operation. It is encoded now: the data it borrows may be dropped after this
+    /// call.
+    pub fn op(&mut self, op: Op<'_>) -> &mut Self {
+        self.operands.push(crate::validate::operands(&op));
+        self.version = self.version.max(op.min_version());
+        match postcard::to_extend(&op, core::mem::take(&mut self.ops)) {
+            Ok(v) => self.ops = v,
+            Err(_) => self.encode_failed = true,
+        }
         self
+    }
+
+    /// The format version the blob will have (the newest [`Op::min_version`] so far).
+    pub fn version(&self) -> u16 {
+        self.version
     }
 
     fn bytes_of(&self, t: &TensorRec) -> usize {
@@ -150,8 +172,7 @@ impl<'b> ModelBuilder<'b> {
     fn plan(&mut self) -> u32 {
         let n = self.tensors.len();
         let mut life = vec![(usize::MAX, 0usize); n];
-        for (i, op) in self.ops.iter().enumerate() {
-            let (ins, out) = crate::validate::operands(op);
+        for (i, &(ins, out)) in self.operands.iter().enumerate() {
             if let Some(o) = out.and_then(|o| life.get_mut(usize::from(o))) {
                 *o = (i, i);
             }
@@ -195,10 +216,10 @@ impl<'b> ModelBuilder<'b> {
     pub fn build(mut self) -> Result<Vec<u8>, BuildError> {
         let arena_bytes = self.plan();
         let tensors: Vec<u8> = self.tensors.iter().flat_map(|t| t.to_bytes()).collect();
-        let mut ops = Vec::new();
-        for op in &self.ops {
-            ops = postcard::to_extend(op, ops).map_err(|_| BuildError::Encode)?;
+        if self.encode_failed {
+            return Err(BuildError::Encode);
         }
+        let count = u16::try_from(self.operands.len()).map_err(|_| BuildError::Encode)?;
         let (label_off, label_text) = str_table(&self.labels);
         let (vocab_off, vocab_text) = str_table(&self.tokenizer.vocab);
         let t = &self.tokenizer;
@@ -225,22 +246,28 @@ impl<'b> ModelBuilder<'b> {
             arena_bytes,
             tensors: &tensors,
             ops: OpsDesc {
-                count: self.ops.len() as u16,
-                bytes: &ops,
+                count,
+                bytes: &self.ops,
             },
         };
         let payload = postcard::to_allocvec(&desc).map_err(|_| BuildError::Encode)?;
-        let blob = frame(&payload);
+        let blob = frame_version(&payload, self.version);
         crate::Model::from_bytes(&blob).map_err(BuildError::Invalid)?;
         Ok(blob)
     }
 }
 
-/// Wraps a payload in the v1 header (magic, version, lengths, CRC-32).
+/// Wraps a payload in the header of the newest format version ([`FORMAT_VERSION`], which
+/// reads every op).
 pub fn frame(payload: &[u8]) -> Vec<u8> {
+    frame_version(payload, FORMAT_VERSION)
+}
+
+/// Wraps a payload in a header (magic, `version`, lengths, CRC-32).
+pub fn frame_version(payload: &[u8], version: u16) -> Vec<u8> {
     let mut blob = Vec::with_capacity(HEADER_LEN + payload.len());
     blob.extend_from_slice(&MAGIC);
-    blob.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    blob.extend_from_slice(&version.to_le_bytes());
     blob.extend_from_slice(&(HEADER_LEN as u16).to_le_bytes());
     blob.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     blob.extend_from_slice(&CRC32.checksum(payload).to_le_bytes());
@@ -321,6 +348,37 @@ pub fn fc_params(
         s.push(mult.shift as u8);
     }
     Ok((b, m, s))
+}
+
+/// `(bias, scales)` of an [`Op::FcAddNorm`], as blob bytes: the accumulator scale of each
+/// output channel (`s_in · w_scales[c]`, f32) and the bias in accumulator units with the input
+/// zero point folded in (i32).
+pub fn fc_add_norm_params(
+    w_q: &[i8],
+    w_scales: &[f32],
+    bias: &[f32],
+    s_in: f32,
+    zp_in: i8,
+) -> (Vec<u8>, Vec<u8>) {
+    let rows = w_scales.len();
+    let cols = w_q.len() / rows.max(1);
+    let mut b = Vec::with_capacity(4 * rows);
+    let mut scales = Vec::with_capacity(4 * rows);
+    for (r, &ws) in w_scales.iter().enumerate() {
+        let acc_scale = s_in * ws;
+        scales.extend_from_slice(&acc_scale.to_le_bytes());
+        let bq = round_f64(f64::from(bias.get(r).copied().unwrap_or(0.0)) / f64::from(acc_scale));
+        let row_sum: i64 = w_q
+            .get(r * cols..(r + 1) * cols)
+            .unwrap_or(&[])
+            .iter()
+            .map(|&v| i64::from(v))
+            .sum();
+        let folded = (bq as i64 - i64::from(zp_in) * row_sum)
+            .clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+        b.extend_from_slice(&(folded as i32).to_le_bytes());
+    }
+    (b, scales)
 }
 
 /// TFLite `ADD` parameters for inputs of scales `s_a`, `s_b` and output scale `s_out`.

@@ -66,6 +66,9 @@ pub enum Invalid {
     Limit,
     /// The label table is malformed or does not match the head.
     Labels,
+    /// The operation does not exist in the blob's format version (e.g. a version-2 op in a
+    /// version-1 blob).
+    OpVersion,
 }
 
 impl fmt::Display for Invalid {
@@ -81,6 +84,7 @@ impl fmt::Display for Invalid {
             Invalid::Structure => "operation list is not Embedding, ..., Head",
             Invalid::Limit => "model exceeds a limit of this build",
             Invalid::Labels => "label table malformed or inconsistent with the head",
+            Invalid::OpVersion => "operation not defined in the blob's format version",
         })
     }
 }

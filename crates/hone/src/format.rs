@@ -1,4 +1,4 @@
-//! Model format v1: the wire types of a `.hone` blob.
+//! Model format (versions 1 and 2): the wire types of a `.hone` blob.
 //!
 //! A blob is a 16-byte header followed by a [postcard] payload:
 //!
@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | 0..4 | magic | `b"HONE"` |
 //! | 4..6 | version | format version, u16 little-endian ([`FORMAT_VERSION`]) |
-//! | 6..8 | header length | u16 LE, 16 in v1 |
+//! | 6..8 | header length | u16 LE, always 16 |
 //! | 8..12 | payload length | u32 LE |
 //! | 12..16 | CRC-32 | CRC-32/ISO-HDLC of the payload, u32 LE |
 //!
@@ -22,8 +22,12 @@ use serde::{Deserialize, Serialize};
 
 /// The four bytes every blob starts with.
 pub const MAGIC: [u8; 4] = *b"HONE";
-/// The format version this crate reads and writes.
-pub const FORMAT_VERSION: u16 = 1;
+/// The newest format version this crate reads and writes. Version 2 added
+/// [`Op::FcAddNorm`]; a blob that uses no version-2 op is written as version 1 (see
+/// [`Op::min_version`]), so that version-1 readers keep reading it.
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest format version this crate reads.
+pub const MIN_FORMAT_VERSION: u16 = 1;
 /// Length of the fixed header in bytes.
 pub const HEADER_LEN: usize = 16;
 /// Size of one [`TensorRec`] record in [`ModelDesc::tensors`].
@@ -346,4 +350,43 @@ pub enum Op<'a> {
         /// L2-normalise the features first.
         normalize: bool,
     },
+    /// (Version 2.) Fully connected + residual add + LayerNorm, fused so that the
+    /// pre-normalisation sum is never quantised: for each row,
+    /// `y[c] = scales[c] · (W[c] · x + bias[c]) + s_r · (residual[c] − zp_r)` in f32, then
+    /// `out = quantize(LayerNorm(y) · gamma + beta)` with `out`'s scale and zero point.
+    ///
+    /// As in [`Op::FullyConnected`], the input zero point is folded into `bias`
+    /// (`bias'[c] = round(b[c] / scales[c]) − zp_x · Σ_k W[c][k]`) and `scales[c]` is
+    /// `s_x · s_w[c]`.
+    FcAddNorm {
+        /// Input of the fully-connected part.
+        input: u16,
+        /// Residual tensor, same shape as `out`.
+        residual: u16,
+        /// Output tensor (the LayerNorm's output).
+        out: u16,
+        /// int8 `[out_cols × in_cols]`, symmetric per output channel.
+        weights: &'a [u8],
+        /// `out_cols` i32 LE biases in accumulator units (zero point folded in).
+        bias: &'a [u8],
+        /// `out_cols` f32 LE accumulator scales `s_x · s_w[c]`.
+        scales: &'a [u8],
+        /// `out_cols` f32 LE LayerNorm gains.
+        gamma: &'a [u8],
+        /// `out_cols` f32 LE LayerNorm offsets.
+        beta: &'a [u8],
+        /// Variance epsilon (in real units).
+        eps: f32,
+    },
+}
+
+impl Op<'_> {
+    /// The oldest format version that has this op. New variants are appended at the end of
+    /// the enum, so every earlier version's encodings stay valid.
+    pub fn min_version(&self) -> u16 {
+        match self {
+            Op::FcAddNorm { .. } => 2,
+            _ => 1,
+        }
+    }
 }

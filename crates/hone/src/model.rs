@@ -3,7 +3,7 @@
 use crate::error::{Error, Invalid};
 use crate::format::{
     self, InputKind, ModelDesc, Op, StrTableDesc, TensorRec, CRC32, FORMAT_VERSION, HEADER_LEN,
-    MAGIC, TENSOR_REC_LEN,
+    MAGIC, MIN_FORMAT_VERSION, TENSOR_REC_LEN,
 };
 use crate::quant::multiplier_ok;
 use crate::tokenizer::{Tokenizer, TokenizerConfig, Vocab};
@@ -24,6 +24,7 @@ pub struct Model<'a> {
     pub(crate) tokenizer: Tokenizer<'a>,
     pub(crate) layout: Layout,
     pub(crate) head: HeadView<'a>,
+    pub(crate) version: u16,
 }
 
 /// Where each scratch region lives, in 32-bit words.
@@ -33,7 +34,7 @@ pub(crate) struct Layout {
     pub ids: (usize, usize),
     /// Activation arena (int8 tensors).
     pub arena: (usize, usize),
-    /// f32 workspace (attention scores).
+    /// f32 workspace (attention scores, the rows of [`Op::FcAddNorm`]).
     pub work: (usize, usize),
     /// f32 feature vector (head input).
     pub features: (usize, usize),
@@ -146,7 +147,7 @@ impl<'a> Model<'a> {
             return Err(Error::BadMagic);
         }
         let version = u16::from_le_bytes([header[4], header[5]]);
-        if version != FORMAT_VERSION {
+        if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion(version));
         }
         let header_len = usize::from(u16::from_le_bytes([header[6], header[7]]));
@@ -163,11 +164,18 @@ impl<'a> Model<'a> {
             return Err(Error::ChecksumMismatch);
         }
         let desc: ModelDesc<'a> = postcard::from_bytes(payload).map_err(|_| Error::Decode)?;
-        Self::from_desc(desc)
+        Self::validate(desc, version)
     }
 
-    /// Validates an already decoded description.
+    /// Validates an already decoded description as the newest format version
+    /// ([`FORMAT_VERSION`]).
     pub fn from_desc(desc: ModelDesc<'a>) -> Result<Self, Error> {
+        Self::validate(desc, FORMAT_VERSION)
+    }
+
+    /// Validates `desc` as format `version`: an op newer than `version` is
+    /// [`Invalid::OpVersion`].
+    fn validate(desc: ModelDesc<'a>, version: u16) -> Result<Self, Error> {
         let InputKind::Text = desc.input;
         if desc.max_len == 0 || desc.max_len > MAX_LEN {
             return Err(invalid(MODEL, Invalid::Limit));
@@ -186,7 +194,7 @@ impl<'a> Model<'a> {
             },
         )?;
         let labels = StrTable::new(desc.labels).ok_or(invalid(MODEL, Invalid::Labels))?;
-        let head = crate::validate::check_graph(&desc, vocab.len())?;
+        let head = crate::validate::check_graph(&desc, vocab.len(), version)?;
         if labels.len() != head.classes {
             return Err(invalid(MODEL, Invalid::Labels));
         }
@@ -196,16 +204,28 @@ impl<'a> Model<'a> {
             tokenizer,
             layout,
             head,
+            version,
         })
     }
 
     fn plan(desc: &ModelDesc<'a>, head: &HeadView<'a>) -> Layout {
         let max_len = usize::from(desc.max_len);
-        let has_attention = Ops {
-            rest: desc.ops.bytes,
-            left: desc.ops.count,
-        }
-        .any(|op| matches!(op, Op::Attention { .. }));
+        // The f32 workspace holds one row of attention scores (`max_len`) or one
+        // pre-normalisation row of an `FcAddNorm` (its output width), whichever is longer.
+        let work_words = ops_of(desc)
+            .map(|op| match op {
+                Op::Attention { .. } => max_len,
+                Op::FcAddNorm { out, .. } => {
+                    let i = usize::from(out) * TENSOR_REC_LEN;
+                    desc.tensors
+                        .get(i..)
+                        .and_then(TensorRec::from_bytes)
+                        .map_or(0, |t| usize::from(t.cols))
+                }
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
         let mut at = 0;
         let mut region = |n: usize| {
             let r = (at, at + n);
@@ -214,7 +234,7 @@ impl<'a> Model<'a> {
         };
         let ids = region(words(max_len * 2));
         let arena = region(words(desc.arena_bytes as usize));
-        let work = region(if has_attention { max_len } else { 0 });
+        let work = region(work_words);
         let features = region(head.features);
         let logits = region(head.classes);
         Layout {
@@ -324,6 +344,11 @@ impl<'a> Model<'a> {
     /// Bytes of the activation arena.
     pub fn arena_bytes(&self) -> usize {
         self.desc.arena_bytes as usize
+    }
+
+    /// The blob's format version (1 or 2; see [`Op::min_version`]).
+    pub fn format_version(&self) -> u16 {
+        self.version
     }
 
     /// The wire description (for tools that inspect a model).

@@ -163,6 +163,81 @@ pub fn fully_connected(
     }
 }
 
+/// Parameters of [`fc_add_norm`] borrowed from an [`crate::format::Op::FcAddNorm`].
+#[derive(Debug, Clone, Copy)]
+pub struct FcAddNormParams<'a> {
+    /// int8 `[out_cols × in_cols]` weights.
+    pub weights: &'a [u8],
+    /// `out_cols` i32 LE biases in accumulator units (input zero point folded in).
+    pub bias: &'a [u8],
+    /// `out_cols` f32 LE accumulator scales.
+    pub scales: &'a [u8],
+    /// `out_cols` f32 LE gains.
+    pub gamma: &'a [u8],
+    /// `out_cols` f32 LE offsets.
+    pub beta: &'a [u8],
+    /// Variance epsilon.
+    pub eps: f32,
+}
+
+/// Fully connected + residual add + LayerNorm for each row of `x` (`[rows × in_cols]`):
+/// `y[c] = scales[c]·(W[c]·x + bias[c]) + s_r·(r[c] − zp_r)` in f32, then
+/// `out = quantize((y − μ)/sqrt(σ² + ε)·γ + β)` with `qo`. `row` needs `out_cols` f32.
+#[allow(clippy::too_many_arguments)]
+pub fn fc_add_norm(
+    x: &[i8],
+    in_cols: usize,
+    p: &FcAddNormParams<'_>,
+    residual: (&[i8], QParams),
+    qo: QParams,
+    out: &mut [i8],
+    out_cols: usize,
+    row: &mut [f32],
+) {
+    if in_cols == 0 || out_cols == 0 || row.len() < out_cols {
+        return;
+    }
+    let row = &mut row[..out_cols];
+    let w: &[i8] = bytemuck::cast_slice(p.weights);
+    let (r, qr) = residual;
+    let rz = i32::from(qr.zero_point);
+    let n = out_cols as f32;
+    let inv_out = 1.0 / qo.scale;
+    let mut acc = [0i32; FC_ROW_BLOCK];
+    let rows = x.chunks_exact(in_cols).zip(r.chunks_exact(out_cols));
+    for ((xr, rr), or) in rows.zip(out.chunks_exact_mut(out_cols)) {
+        for (b, yb) in row.chunks_mut(FC_ROW_BLOCK).enumerate() {
+            let r0 = b * FC_ROW_BLOCK;
+            let acc = &mut acc[..yb.len()];
+            let wb = w
+                .get(r0 * in_cols..(r0 + yb.len()) * in_cols)
+                .unwrap_or(&[]);
+            kernels::matvec_i8(xr, wb, acc);
+            for (j, (y, &a)) in yb.iter_mut().zip(acc.iter()).enumerate() {
+                let c = r0 + j;
+                let res = rr.get(c).map_or(0, |&v| i32::from(v) - rz);
+                *y = read_f32(p.scales, c) * a.wrapping_add(read_i32(p.bias, c)) as f32
+                    + qr.scale * res as f32;
+            }
+        }
+        let mut sum = 0.0f32;
+        for &y in row.iter() {
+            sum += y;
+        }
+        let mean = sum / n;
+        let mut var = 0.0f32;
+        for &y in row.iter() {
+            let d = y - mean;
+            var += d * d;
+        }
+        let inv_std = 1.0 / sqrt_f32(var / n + p.eps);
+        for (c, (o, &y)) in or.iter_mut().zip(row.iter()).enumerate() {
+            let v = (y - mean) * inv_std * read_f32(p.gamma, c) + read_f32(p.beta, c);
+            *o = quantize_f32(v, inv_out, qo.zero_point);
+        }
+    }
+}
+
 /// Layer normalisation of each `cols`-long row, in f32: `y = (x − μ)/sqrt(σ² + ε)·γ + β`.
 #[allow(clippy::too_many_arguments)]
 pub fn layer_norm(

@@ -200,7 +200,8 @@ impl<'m, 'a, 's> Runner<'m, 'a, 's> {
                 | Op::LayerNorm { out, .. }
                 | Op::Lut { out, .. }
                 | Op::Attention { out, .. }
-                | Op::Pool { out, .. } => out,
+                | Op::Pool { out, .. }
+                | Op::FcAddNorm { out, .. } => out,
                 Op::Head {
                     input, normalize, ..
                 } => {
@@ -311,6 +312,33 @@ impl<'m, 'a, 's> Runner<'m, 'a, 's> {
                     rescale,
                     o.zero_point,
                     out,
+                ),
+                Op::FcAddNorm {
+                    input,
+                    residual,
+                    weights,
+                    bias,
+                    scales,
+                    gamma,
+                    beta,
+                    eps,
+                    ..
+                } => ops::fc_add_norm(
+                    view(input),
+                    usize::from(rec(input).cols),
+                    &ops::FcAddNormParams {
+                        weights,
+                        bias,
+                        scales,
+                        gamma,
+                        beta,
+                        eps,
+                    },
+                    (view(residual), q(residual)),
+                    o.into(),
+                    out,
+                    cols,
+                    work,
                 ),
                 Op::Head { .. } => {}
             }

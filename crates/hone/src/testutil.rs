@@ -8,8 +8,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::builder::{
-    add_params, asymmetric, f32_bytes, fc_params, i8_bytes, lut_table, multiplier, quantize_rows,
-    BuildError, ModelBuilder, TokenizerSpec,
+    add_params, asymmetric, f32_bytes, fc_add_norm_params, fc_params, i8_bytes, lut_table,
+    multiplier, quantize_rows, BuildError, ModelBuilder, TokenizerSpec,
 };
 use crate::format::{Activation, Op, PoolKind, Positions, RowRequant};
 
@@ -158,10 +158,11 @@ pub fn build_static(d: usize, hidden: usize, seed: u32) -> Result<Vec<u8>, Build
 }
 
 /// A one-layer transformer encoder: embedding + positions → LayerNorm → Q/K/V → attention →
-/// output FC → residual add → LayerNorm → FC → GELU (table) → FC → add → LayerNorm → mean pool
-/// → head. Uses `[CLS]`/`[SEP]`.
+/// output FC → residual add → LayerNorm → FC → GELU (table) → fused FC + add + LayerNorm
+/// ([`Op::FcAddNorm`], so the blob is format version 2) → mean pool → head. Uses
+/// `[CLS]`/`[SEP]`. Every op of the runtime appears.
 pub fn tiny_transformer() -> Result<Vec<u8>, BuildError> {
-    transformer(16, 2, 32, 0x7a7a_0002)
+    transformer_with(16, 2, 32, 0x7a7a_0002, true)
 }
 
 fn gelu(x: f64) -> f64 {
@@ -222,9 +223,7 @@ fn fc(
     zp_in: i8,
     s_out: f32,
 ) -> Result<Fc, BuildError> {
-    let w = rng.vec(n_in * n_out, 2.0 / (n_in as f32).clamp(1.0, 64.0));
-    let bias = rng.vec(n_out, 0.05);
-    let (wq, ws) = quantize_rows(&w, n_in);
+    let (wq, ws, bias) = fc_weights(rng, n_in, n_out);
     let (b, m, s) = fc_params(&wq, &ws, &bias, s_in, zp_in, s_out)?;
     Ok(Fc {
         w: i8_bytes(&wq),
@@ -234,8 +233,29 @@ fn fc(
     })
 }
 
-/// A transformer test model with width `d`, `heads` heads, FFN width `ffn`.
+/// Random weights of a fully-connected layer: int8 codes, per-row scales, float biases.
+fn fc_weights(rng: &mut XorShift, n_in: usize, n_out: usize) -> (Vec<i8>, Vec<f32>, Vec<f32>) {
+    let w = rng.vec(n_in * n_out, 2.0 / (n_in as f32).clamp(1.0, 64.0));
+    let bias = rng.vec(n_out, 0.05);
+    let (wq, ws) = quantize_rows(&w, n_in);
+    (wq, ws, bias)
+}
+
+/// A transformer test model with width `d`, `heads` heads, FFN width `ffn`, using only
+/// version-1 ops (the FFN output, residual add and LayerNorm are separate ops).
 pub fn transformer(d: usize, heads: u8, ffn: usize, seed: u32) -> Result<Vec<u8>, BuildError> {
+    transformer_with(d, heads, ffn, seed, false)
+}
+
+/// [`transformer`]; with `fused`, the FFN output projection, residual add and second
+/// LayerNorm are one [`Op::FcAddNorm`] (same weights).
+pub fn transformer_with(
+    d: usize,
+    heads: u8,
+    ffn: usize,
+    seed: u32,
+    fused: bool,
+) -> Result<Vec<u8>, BuildError> {
     let mut rng = XorShift(seed);
     let vocab = vocab();
     let max_len = 24u16;
@@ -257,7 +277,15 @@ pub fn transformer(d: usize, heads: u8, ffn: usize, seed: u32) -> Result<Vec<u8>
     let fv = fc(&mut rng, d, d, lns, lnz, qs)?;
     let fo = fc(&mut rng, d, d, as_, az, lns)?;
     let f1 = fc(&mut rng, d, ffn, lns, lnz, qs)?;
-    let f2 = fc(&mut rng, ffn, d, gs, gz, lns)?;
+    let (w2q, w2s, b2) = fc_weights(&mut rng, ffn, d);
+    let (f2b, f2m, f2s) = fc_params(&w2q, &w2s, &b2, gs, gz, lns)?;
+    let (f2_bias, f2_scales) = fc_add_norm_params(&w2q, &w2s, &b2, gs, gz);
+    let f2 = Fc {
+        w: i8_bytes(&w2q),
+        b: f2b,
+        m: f2m,
+        s: f2s,
+    };
     let gelu_t = lut_table(gelu, qs, qz, gs, gz);
     let head_w = f32_bytes(&rng.vec(LABELS.len() * d, 1.0));
     let head_b = f32_bytes(&rng.vec(LABELS.len(), 0.1));
@@ -286,8 +314,8 @@ pub fn transformer(d: usize, heads: u8, ffn: usize, seed: u32) -> Result<Vec<u8>
     let x2 = b.tensor(true, du, lns, lnz);
     let h1 = b.tensor(true, ffn as u16, qs, qz);
     let g1 = b.tensor(true, ffn as u16, gs, gz);
-    let h2 = b.tensor(true, du, lns, lnz);
-    let r2 = b.tensor(true, du, rs, rz);
+    // Unfused only: the FFN output and the residual sum.
+    let h2r2 = (!fused).then(|| (b.tensor(true, du, lns, lnz), b.tensor(true, du, rs, rz)));
     let x3 = b.tensor(true, du, lns, lnz);
     let pooled = b.tensor(false, du, lns, lnz);
     let ln = |input, out| Op::LayerNorm {
@@ -333,16 +361,30 @@ pub fn transformer(d: usize, heads: u8, ffn: usize, seed: u32) -> Result<Vec<u8>
         input: h1,
         out: g1,
         table: &gelu_t,
-    })
-    .op(fc_op(g1, h2, &f2, Activation::None))
-    .op(Op::Add {
-        a: x2,
-        b: h2,
-        out: r2,
-        params: res_add,
-    })
-    .op(ln(r2, x3))
-    .op(Op::Pool {
+    });
+    if let Some((h2, r2)) = h2r2 {
+        b.op(fc_op(g1, h2, &f2, Activation::None))
+            .op(Op::Add {
+                a: x2,
+                b: h2,
+                out: r2,
+                params: res_add,
+            })
+            .op(ln(r2, x3));
+    } else {
+        b.op(Op::FcAddNorm {
+            input: g1,
+            residual: x2,
+            out: x3,
+            weights: &f2.w,
+            bias: &f2_bias,
+            scales: &f2_scales,
+            gamma: &gamma,
+            beta: &beta,
+            eps: 1e-5,
+        });
+    }
+    b.op(Op::Pool {
         input: x3,
         out: pooled,
         kind: PoolKind::Mean,

@@ -9,6 +9,11 @@ use crate::quant::multiplier_ok;
 /// Longest attention head a model may declare (keeps integer dot products in i32).
 pub const MAX_HEAD_DIM: usize = 4096;
 
+/// Largest accumulator scale of an [`Op::FcAddNorm`] (`2^16`; real models use scales far
+/// below 1): with i32 accumulators the dequantised values stay below `2^47`, so their
+/// squares summed over a row stay far from f32 overflow.
+pub const MAX_ACC_SCALE: f32 = 65_536.0;
+
 fn err(op: usize, reason: Invalid) -> Error {
     Error::Invalid {
         op: op as u16,
@@ -50,12 +55,23 @@ pub(crate) fn operands(op: &Op<'_>) -> ([Option<u16>; 3], Option<u16>) {
         | Op::Pool { input, out, .. } => ([Some(input), None, None], Some(out)),
         Op::Add { a, b, out, .. } => ([Some(a), Some(b), None], Some(out)),
         Op::Attention { q, k, v, out, .. } => ([Some(q), Some(k), Some(v)], Some(out)),
+        Op::FcAddNorm {
+            input,
+            residual,
+            out,
+            ..
+        } => ([Some(input), Some(residual), None], Some(out)),
         Op::Head { input, .. } => ([Some(input), None, None], None),
     }
 }
 
-/// Checks tensors, operation order, shapes, parameters and the arena plan. Returns the head.
-pub(crate) fn check_graph<'a>(desc: &ModelDesc<'a>, vocab: usize) -> Result<HeadView<'a>, Error> {
+/// Checks tensors, operation order, shapes, parameters and the arena plan of a blob of
+/// format `version`. Returns the head.
+pub(crate) fn check_graph<'a>(
+    desc: &ModelDesc<'a>,
+    vocab: usize,
+    version: u16,
+) -> Result<HeadView<'a>, Error> {
     const M: usize = u16::MAX as usize;
     let max_len = usize::from(desc.max_len);
     if !desc.tensors.len().is_multiple_of(TENSOR_REC_LEN) {
@@ -87,6 +103,9 @@ pub(crate) fn check_graph<'a>(desc: &ModelDesc<'a>, vocab: usize) -> Result<Head
     for i in 0..count {
         let (op, r) = postcard::take_from_bytes::<Op<'a>>(rest).map_err(|_| Error::Decode)?;
         rest = r;
+        if op.min_version() > version {
+            return Err(err(i, Invalid::OpVersion));
+        }
         let first = i == 0;
         let last = i + 1 == count;
         if matches!(op, Op::Embedding { .. }) != first || matches!(op, Op::Head { .. }) != last {
@@ -261,6 +280,30 @@ fn check_op(desc: &ModelDesc<'_>, op: &Op<'_>, i: usize, vocab: usize) -> Result
             let d = usize::from(q.cols);
             shape(h > 0 && d % h == 0 && d / h <= MAX_HEAD_DIM)?;
             quant(score_scale.is_finite() && score_scale > 0.0)?;
+        }
+        Op::FcAddNorm {
+            input,
+            residual,
+            out,
+            weights,
+            bias,
+            scales,
+            gamma,
+            beta,
+            eps,
+        } => {
+            let (x, r, o) = (t(input)?, t(residual)?, t(out)?);
+            shape(x.per_token == o.per_token && same(r, o))?;
+            let (n_in, n_out) = (usize::from(x.cols), usize::from(o.cols));
+            length(weights.len() == n_in * n_out && bias.len() == 4 * n_out)?;
+            let n = 4 * n_out;
+            length(scales.len() == n && gamma.len() == n && beta.len() == n)?;
+            let scales_ok = (0..n_out).all(|c| {
+                let s = read_f32(scales, c);
+                s.is_finite() && (0.0..=MAX_ACC_SCALE).contains(&s)
+            });
+            quant(scales_ok && eps.is_finite() && eps >= 0.0)?;
+            quant(all_finite(gamma) && all_finite(beta))?;
         }
         Op::Pool {
             input,

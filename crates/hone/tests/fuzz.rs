@@ -1,10 +1,10 @@
 //! Property tests: random, truncated and bit-flipped blobs and random prompts never panic.
 //! A corrupted blob either fails to load with a typed error or loads and runs.
 
-use hone::builder::frame;
+use hone::builder::{frame, frame_version};
 use hone::format::HEADER_LEN;
 use hone::testutil::{tiny_model, tiny_transformer};
-use hone::{Error, Model, Runner};
+use hone::{Error, Invalid, Model, Runner};
 use proptest::prelude::*;
 
 fn blobs() -> &'static [Vec<u8>; 2] {
@@ -43,12 +43,14 @@ fn header_errors_are_specific() {
     let mut b = blob.clone();
     b[0] = b'X';
     assert_eq!(Model::from_bytes(&b).err(), Some(Error::BadMagic));
-    let mut b = blob.clone();
-    b[4] = 2;
-    assert_eq!(
-        Model::from_bytes(&b).err(),
-        Some(Error::UnsupportedVersion(2))
-    );
+    for v in [0u8, 3, 255] {
+        let mut b = blob.clone();
+        b[4] = v;
+        assert_eq!(
+            Model::from_bytes(&b).err(),
+            Some(Error::UnsupportedVersion(u16::from(v)))
+        );
+    }
     let mut b = blob.clone();
     let last = b.len() - 1;
     b[last] ^= 1;
@@ -57,6 +59,48 @@ fn header_errors_are_specific() {
     let mut b = blob.clone();
     b.extend_from_slice(&[0xff; 64]);
     assert!(Model::from_bytes(&b).is_ok());
+}
+
+#[test]
+fn versions_one_and_two_load_and_a_v2_op_needs_version_2() {
+    let [v1, v2] = blobs();
+    // A model of version-1 ops is written as version 1; one with `FcAddNorm` as version 2.
+    assert_eq!(v1[4..6], [1, 0]);
+    assert_eq!(v2[4..6], [2, 0]);
+    assert_eq!(Model::from_bytes(v1).unwrap().format_version(), 1);
+    assert_eq!(Model::from_bytes(v2).unwrap().format_version(), 2);
+    // A version-1 payload also reads as version 2, with the same results.
+    let as_v2 = frame_version(&v1[HEADER_LEN..], 2);
+    let (a, b) = (
+        Model::from_bytes(v1).unwrap(),
+        Model::from_bytes(&as_v2).unwrap(),
+    );
+    let (mut sa, mut sb) = (vec![0u32; a.scratch_words()], vec![0u32; b.scratch_words()]);
+    let pa = a
+        .classify("play music", &mut sa)
+        .unwrap()
+        .log_probs
+        .to_vec();
+    let pb = b
+        .classify("play music", &mut sb)
+        .unwrap()
+        .log_probs
+        .to_vec();
+    assert_eq!(pa, pb);
+    // The version-2 op in a version-1 blob is a typed error naming the op.
+    let fused = Model::from_bytes(v2)
+        .unwrap()
+        .ops()
+        .position(|op| op.min_version() == 2)
+        .unwrap();
+    let as_v1 = frame_version(&v2[HEADER_LEN..], 1);
+    assert_eq!(
+        Model::from_bytes(&as_v1).err(),
+        Some(Error::Invalid {
+            op: fused as u16,
+            reason: Invalid::OpVersion
+        })
+    );
 }
 
 proptest! {
@@ -82,6 +126,7 @@ proptest! {
             payload[i] ^= 1 << bit;
         }
         let _ = load_and_run(&frame(&payload), &[&prompt, "", "play music"]);
+        let _ = load_and_run(&frame_version(&payload, 1), &[&prompt]);
     }
 
     #[test]

@@ -198,3 +198,176 @@ fn arena_plan_reuses_memory_and_overlaps_are_refused() {
         "{err:?}"
     );
 }
+
+/// Variations of an `FcAddNorm` graph (`embedding → FcAddNorm → pool → head`).
+#[derive(Clone, Copy)]
+struct Fused {
+    weights: usize,
+    scales: usize,
+    gamma: usize,
+    scale: f32,
+    eps: f32,
+    residual_cols: u16,
+}
+
+const FUSED_OK: Fused = Fused {
+    weights: 4 * 4,
+    scales: 4,
+    gamma: 4,
+    scale: 0.01,
+    eps: 1e-12,
+    residual_cols: 4,
+};
+
+fn build_fused(f: Fused) -> Result<Vec<u8>, BuildError> {
+    let d = 4u16;
+    let table = vec![1u8; vocab().len() * 4];
+    let w = vec![3u8; f.weights];
+    let bias = vec![0u8; 16];
+    let f32s = |n: usize, v: f32| -> Vec<u8> { (0..n).flat_map(|_| v.to_le_bytes()).collect() };
+    let (scales, gamma, beta) = (f32s(f.scales, f.scale), f32s(f.gamma, 1.0), f32s(4, 0.0));
+    let head_w = vec![0u8; 4 * 2 * 4];
+    let mut b = ModelBuilder::new("t", 8, vec!["a".into(), "b".into()], spec());
+    let e = b.tensor(true, d, 0.1, 0);
+    let r = b.tensor(true, f.residual_cols, 0.1, 0);
+    let x = b.tensor(true, d, 0.05, 0);
+    let p = b.tensor(false, d, 0.05, 0);
+    b.op(Op::Embedding {
+        out: e,
+        table: &table,
+        token_scale: 0.1,
+        row_requant: None,
+        positions: None,
+    });
+    if f.residual_cols != d {
+        // A residual of another width, written by an op that allows it.
+        b.op(Op::FullyConnected {
+            input: e,
+            out: r,
+            weights: &vec![1u8; 4 * usize::from(f.residual_cols)],
+            bias: &vec![0u8; 4 * usize::from(f.residual_cols)],
+            multipliers: &(0..f.residual_cols)
+                .flat_map(|_| (1i32 << 30).to_le_bytes())
+                .collect::<Vec<_>>(),
+            shifts: &vec![1u8; usize::from(f.residual_cols)],
+            activation: Activation::None,
+        });
+    }
+    let residual = if f.residual_cols == d { e } else { r };
+    b.op(Op::FcAddNorm {
+        input: e,
+        residual,
+        out: x,
+        weights: &w,
+        bias: &bias,
+        scales: &scales,
+        gamma: &gamma,
+        beta: &beta,
+        eps: f.eps,
+    })
+    .op(Op::Pool {
+        input: x,
+        out: p,
+        kind: PoolKind::First,
+        rescale: ONE,
+    })
+    .op(Op::Head {
+        input: p,
+        weights: &head_w,
+        bias: &[0u8; 8],
+        normalize: false,
+    });
+    assert_eq!(b.version(), 2);
+    b.build()
+}
+
+#[test]
+fn fc_add_norm_parameters_are_checked() {
+    let blob = build_fused(FUSED_OK).expect("consistent fused graph");
+    let m = Model::from_bytes(&blob).unwrap();
+    assert_eq!(m.format_version(), 2);
+    // Scratch: 8 token ids (4 words), the arena, the fused op's f32 row (4), features (4),
+    // logits (2). No attention, so the row is what sizes the f32 workspace.
+    assert_eq!(m.scratch_words(), 4 + m.arena_bytes() / 4 + 4 + 4 + 2);
+    let mut scratch = vec![0u32; m.scratch_words()];
+    assert!(m.classify("turn the lights off", &mut scratch).is_ok());
+    let bad = |f: Fused| reason(build_fused(f));
+    assert_eq!(
+        bad(Fused {
+            weights: 15,
+            ..FUSED_OK
+        }),
+        Invalid::Length
+    );
+    assert_eq!(
+        bad(Fused {
+            scales: 3,
+            ..FUSED_OK
+        }),
+        Invalid::Length
+    );
+    assert_eq!(
+        bad(Fused {
+            gamma: 5,
+            ..FUSED_OK
+        }),
+        Invalid::Length
+    );
+    assert_eq!(
+        bad(Fused {
+            scale: f32::NAN,
+            ..FUSED_OK
+        }),
+        Invalid::Quant
+    );
+    assert_eq!(
+        bad(Fused {
+            scale: -0.5,
+            ..FUSED_OK
+        }),
+        Invalid::Quant
+    );
+    assert_eq!(
+        bad(Fused {
+            scale: 1e9,
+            ..FUSED_OK
+        }),
+        Invalid::Quant
+    );
+    assert_eq!(
+        bad(Fused {
+            eps: -1.0,
+            ..FUSED_OK
+        }),
+        Invalid::Quant
+    );
+    assert_eq!(
+        bad(Fused {
+            residual_cols: 3,
+            ..FUSED_OK
+        }),
+        Invalid::Shape
+    );
+}
+
+#[test]
+fn fc_add_norm_output_must_not_overlap_its_residual() {
+    let blob = build_fused(FUSED_OK).unwrap();
+    let m = Model::from_bytes(&blob).unwrap();
+    let (residual, out) = match m.ops().nth(1) {
+        Some(Op::FcAddNorm { residual, out, .. }) => (residual, out),
+        other => panic!("{other:?}"),
+    };
+    let mut desc = m.desc().clone();
+    let mut recs = desc.tensors.to_vec();
+    let at = m.tensor(residual).unwrap().offset.to_le_bytes();
+    recs[usize::from(out) * 12..][..4].copy_from_slice(&at);
+    desc.tensors = &recs;
+    assert_eq!(
+        Model::from_desc(desc).err(),
+        Some(Error::Invalid {
+            op: 1,
+            reason: Invalid::Overlap
+        })
+    );
+}

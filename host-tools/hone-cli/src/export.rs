@@ -55,6 +55,14 @@ pub struct ExportArgs {
     /// Class names, one per line (for a checkpoint without labels in its config).
     #[arg(long)]
     pub labels: Option<PathBuf>,
+    /// BERT encoders: which residual blocks compute `LayerNorm(residual + W·x + b)` as one
+    /// fused op from the int32 accumulators in f32 (format v2), instead of quantising the
+    /// FC output and the residual sum to int8 (format v1 ops).
+    #[arg(long, value_enum, default_value = "all")]
+    pub fuse: quantize::Fuse,
+    /// Same as `--fuse none`: only format-v1 ops (for comparison).
+    #[arg(long, conflicts_with = "fuse")]
+    pub no_fuse: bool,
     /// Model name stored in the blob (default: the config's).
     #[arg(long)]
     pub name: Option<String>,
@@ -136,13 +144,20 @@ pub fn run(a: &ExportArgs) -> Result<()> {
     )?;
     let vocab_len = plan.spec.vocab.len();
     let name = a.name.clone().unwrap_or_else(|| r.config().name.clone());
-    let blob = quantize::build(&r, &ranges, a.percentile, plan, &name)?;
+    let fuse = if a.no_fuse {
+        quantize::Fuse::None
+    } else {
+        a.fuse
+    };
+    let blob = quantize::build(&r, &ranges, a.percentile, plan, &name, fuse)?;
     std::fs::write(&a.output, &blob)
         .with_context(|| format!("cannot write {}", a.output.display()))?;
+    let version = u16::from_le_bytes([blob[4], blob[5]]);
     if a.json {
         let v = serde_json::json!({
             "output": a.output,
             "bytes": blob.len(),
+            "format_version": version,
             "vocab": vocab_len,
             "calibration_prompts": calib.len(),
             "percentile": a.percentile,
@@ -150,7 +165,8 @@ pub fn run(a: &ExportArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
-            "wrote {} ({} bytes, {} tokens, calibrated on {} prompts at percentile {})",
+            "wrote {} ({} bytes, format v{version}, {} tokens, calibrated on {} prompts at \
+             percentile {})",
             a.output.display(),
             blob.len(),
             vocab_len,

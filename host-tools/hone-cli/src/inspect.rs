@@ -51,6 +51,8 @@ pub struct Layer {
 pub struct Report {
     /// Model name.
     pub name: String,
+    /// The blob's format version (`models/FORMAT.md`).
+    pub format_version: u16,
     /// Blob size: everything the device keeps in flash for the model.
     pub flash_bytes: u64,
     /// Bytes of operation parameters (weights, tables).
@@ -209,6 +211,30 @@ pub fn layer(m: &Model<'_>, index: usize, op: &Op<'_>, seq: usize) -> Layer {
                 classes * cols(t(input)),
             )
         }
+        Op::FcAddNorm {
+            input,
+            residual,
+            out,
+            weights,
+            bias,
+            scales,
+            gamma,
+            beta,
+            ..
+        } => {
+            let macs = rows(t(input), seq) * cols(t(input)) * cols(t(out));
+            let bytes = n(weights) + n(bias) + n(scales) + n(gamma) + n(beta);
+            let params = n(weights) + (n(bias) + n(gamma) + n(beta)) / 4;
+            let input = format!("{} + {}", shape(t(input)), shape(t(residual)));
+            (
+                "FC+Add+LayerNorm",
+                input,
+                shape(t(out)),
+                params,
+                bytes,
+                macs,
+            )
+        }
         _ => ("?", String::new(), String::new(), 0, 0, 0),
     };
     Layer {
@@ -235,6 +261,7 @@ pub fn report(blob: &[u8], seq: Option<usize>) -> Result<Report> {
     let adapt = hone::adapt::ram_bytes_for_dim(m.feature_dim(), 2);
     Ok(Report {
         name: m.name().to_string(),
+        format_version: m.format_version(),
         flash_bytes: blob.len() as u64,
         weight_bytes: layers.iter().map(|l| l.bytes).sum(),
         vocab_bytes: (v.offsets.len() + v.text.len()) as u64,
@@ -263,8 +290,8 @@ pub fn run(a: &InspectArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{}: {} classes, {} features, vocab {}, max_len {}",
-        r.name, r.classes, r.features, r.vocab, r.max_len
+        "{} (format v{}): {} classes, {} features, vocab {}, max_len {}",
+        r.name, r.format_version, r.classes, r.features, r.vocab, r.max_len
     );
     println!(
         "{:>3}  {:<20} {:<26} {:<10} {:>10} {:>10} {:>12}",
@@ -310,5 +337,17 @@ mod tests {
         assert_eq!(r.adapt_ram_bytes, Some(want));
         let json: serde_json::Value = serde_json::to_value(&r).unwrap();
         assert_eq!(json["adapt_ram_bytes"], want);
+        // The test transformer's FFN output, residual and LayerNorm are one fused op.
+        assert_eq!(r.format_version, 2);
+        let fused: Vec<&Layer> = r
+            .layers
+            .iter()
+            .filter(|l| l.op == "FC+Add+LayerNorm")
+            .collect();
+        assert_eq!(fused.len(), 1);
+        assert_eq!(fused[0].input, "L×32 + L×16");
+        assert_eq!(fused[0].output, "L×16");
+        assert_eq!(fused[0].macs, 24 * 32 * 16);
+        assert_eq!(fused[0].params, 32 * 16 + 3 * 16);
     }
 }

@@ -13,10 +13,10 @@
 
 use anyhow::{bail, Context, Result};
 use hone::builder::{
-    add_params, asymmetric, f32_bytes, fc_params, i8_bytes, lut_table, multiplier, quantize_rows,
-    ModelBuilder,
+    add_params, asymmetric, f32_bytes, fc_add_norm_params, fc_params, i8_bytes, lut_table,
+    multiplier, quantize_rows, ModelBuilder,
 };
-use hone::format::{Activation, AddParams, Multiplier, Op, PoolKind, Positions, RowRequant};
+use hone::format::{Activation, Op, PoolKind, Positions, RowRequant, TensorRec};
 use hone_reference::calib::Ranges;
 use hone_reference::checkpoint::MlpActivation;
 use hone_reference::math::{gelu, LayerNorm, Linear};
@@ -26,175 +26,35 @@ use crate::vocab::VocabPlan;
 
 type Q = (f32, i8);
 
-/// An op whose parameters are owned (the builder borrows them at the end).
-enum OwnedOp {
-    Embedding {
-        out: u16,
-        table: Vec<u8>,
-        token_scale: f32,
-        mults: Vec<u8>,
-        shifts: Vec<u8>,
-        positions: Option<(Vec<u8>, f32, AddParams)>,
-    },
-    Fc {
-        input: u16,
-        out: u16,
-        w: Vec<u8>,
-        b: Vec<u8>,
-        m: Vec<u8>,
-        s: Vec<u8>,
-        act: Activation,
-    },
-    Add {
-        a: u16,
-        b: u16,
-        out: u16,
-        params: AddParams,
-    },
-    LayerNorm {
-        input: u16,
-        out: u16,
-        gamma: Vec<u8>,
-        beta: Vec<u8>,
-        eps: f32,
-    },
-    Lut {
-        input: u16,
-        out: u16,
-        table: Vec<u8>,
-    },
-    Attention {
-        q: u16,
-        k: u16,
-        v: u16,
-        out: u16,
-        heads: u8,
-        score_scale: f32,
-    },
-    Pool {
-        input: u16,
-        out: u16,
-        kind: PoolKind,
-        rescale: Multiplier,
-    },
-    Head {
-        input: u16,
-        w: Vec<u8>,
-        b: Vec<u8>,
-        normalize: bool,
-    },
+/// Which residual blocks of a BERT encoder use the fused [`Op::FcAddNorm`] (format v2)
+/// instead of `FullyConnected → Add → LayerNorm`, whose int8 sum loses the small channels
+/// next to a few outlier channels (see `EXPORT.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Fuse {
+    /// Both: attention output + residual → LN1 and FFN output + residual → LN2.
+    All,
+    /// Only the FFN output projection + residual → LN2.
+    Ffn,
+    /// Only the attention output projection + residual → LN1.
+    Attention,
+    /// Neither (format v1 ops only).
+    None,
 }
 
-impl OwnedOp {
-    fn as_op(&self) -> Op<'_> {
-        match self {
-            OwnedOp::Embedding {
-                out,
-                table,
-                token_scale,
-                mults,
-                shifts,
-                positions,
-            } => Op::Embedding {
-                out: *out,
-                table,
-                token_scale: *token_scale,
-                row_requant: Some(RowRequant {
-                    multipliers: mults,
-                    shifts,
-                }),
-                positions: positions.as_ref().map(|(t, scale, add)| Positions {
-                    table: t,
-                    scale: *scale,
-                    add: *add,
-                }),
-            },
-            OwnedOp::Fc {
-                input,
-                out,
-                w,
-                b,
-                m,
-                s,
-                act,
-            } => Op::FullyConnected {
-                input: *input,
-                out: *out,
-                weights: w,
-                bias: b,
-                multipliers: m,
-                shifts: s,
-                activation: *act,
-            },
-            OwnedOp::Add { a, b, out, params } => Op::Add {
-                a: *a,
-                b: *b,
-                out: *out,
-                params: *params,
-            },
-            OwnedOp::LayerNorm {
-                input,
-                out,
-                gamma,
-                beta,
-                eps,
-            } => Op::LayerNorm {
-                input: *input,
-                out: *out,
-                gamma,
-                beta,
-                eps: *eps,
-            },
-            OwnedOp::Lut { input, out, table } => Op::Lut {
-                input: *input,
-                out: *out,
-                table,
-            },
-            OwnedOp::Attention {
-                q,
-                k,
-                v,
-                out,
-                heads,
-                score_scale,
-            } => Op::Attention {
-                q: *q,
-                k: *k,
-                v: *v,
-                out: *out,
-                heads: *heads,
-                score_scale: *score_scale,
-            },
-            OwnedOp::Pool {
-                input,
-                out,
-                kind,
-                rescale,
-            } => Op::Pool {
-                input: *input,
-                out: *out,
-                kind: *kind,
-                rescale: *rescale,
-            },
-            OwnedOp::Head {
-                input,
-                w,
-                b,
-                normalize,
-            } => Op::Head {
-                input: *input,
-                weights: w,
-                bias: b,
-                normalize: *normalize,
-            },
-        }
+impl Fuse {
+    fn attention(self) -> bool {
+        matches!(self, Fuse::All | Fuse::Attention)
+    }
+
+    fn ffn(self) -> bool {
+        matches!(self, Fuse::All | Fuse::Ffn)
     }
 }
 
-/// The graph under construction: tensor declarations `(per_token, cols, scale, zp)`, ops.
+/// The graph under construction: the builder encodes each op as it is appended, so the
+/// quantised parameters live only as long as the call that appends them.
 struct Graph<'r> {
-    tensors: Vec<(bool, u16, Q)>,
-    ops: Vec<OwnedOp>,
+    b: ModelBuilder,
     ranges: &'r Ranges,
     percentile: f64,
 }
@@ -202,12 +62,16 @@ struct Graph<'r> {
 impl Graph<'_> {
     fn tensor(&mut self, per_token: bool, cols: usize, q: Q) -> Result<u16> {
         let cols = u16::try_from(cols).context("tensor wider than 65535 columns")?;
-        self.tensors.push((per_token, cols, q));
-        Ok((self.tensors.len() - 1) as u16)
+        Ok(self.b.tensor(per_token, cols, q.0, q.1))
+    }
+
+    fn rec(&self, id: u16) -> TensorRec {
+        self.b.tensor_rec(id).expect("ids come from Graph::tensor")
     }
 
     fn q(&self, id: u16) -> Q {
-        self.tensors[usize::from(id)].2
+        let t = self.rec(id);
+        (t.scale, t.zero_point)
     }
 
     /// Asymmetric quantisation of the calibrated range of probe `name`.
@@ -222,20 +86,20 @@ impl Graph<'_> {
     /// A fully-connected op from `input` to a new tensor calibrated on `probe`.
     fn fc(&mut self, input: u16, l: &Linear, probe: &str, act: Activation) -> Result<u16> {
         let (s_in, zp_in) = self.q(input);
-        let per_token = self.tensors[usize::from(input)].0;
+        let per_token = self.rec(input).per_token;
         let qo = self.calibrated(probe)?;
         let out = self.tensor(per_token, l.out, qo)?;
         let (wq, ws) = quantize_rows(&l.w, l.inp);
         let (b, m, s) = fc_params(&wq, &ws, &l.b, s_in, zp_in, qo.0)
             .with_context(|| format!("quantising the layer producing `{probe}`"))?;
-        self.ops.push(OwnedOp::Fc {
+        self.b.op(Op::FullyConnected {
             input,
             out,
-            w: i8_bytes(&wq),
-            b,
-            m,
-            s,
-            act,
+            weights: &i8_bytes(&wq),
+            bias: &b,
+            multipliers: &m,
+            shifts: &s,
+            activation: act,
         });
         Ok(out)
     }
@@ -243,11 +107,11 @@ impl Graph<'_> {
     fn layer_norm(&mut self, input: u16, ln: &LayerNorm, probe: &str) -> Result<u16> {
         let qo = self.calibrated(probe)?;
         let out = self.tensor(true, ln.gamma.len(), qo)?;
-        self.ops.push(OwnedOp::LayerNorm {
+        self.b.op(Op::LayerNorm {
             input,
             out,
-            gamma: f32_bytes(&ln.gamma),
-            beta: f32_bytes(&ln.beta),
+            gamma: &f32_bytes(&ln.gamma),
+            beta: &f32_bytes(&ln.beta),
             eps: ln.eps,
         });
         Ok(out)
@@ -258,7 +122,43 @@ impl Graph<'_> {
         let out = self.tensor(true, cols, qo)?;
         let params = add_params(self.q(a).0, self.q(b).0, qo.0)
             .with_context(|| format!("residual add `{probe}`"))?;
-        self.ops.push(OwnedOp::Add { a, b, out, params });
+        self.b.op(Op::Add { a, b, out, params });
+        Ok(out)
+    }
+
+    /// `LayerNorm(residual + l(input))`, calibrated on probe `ln_probe`: one fused op, or
+    /// (unfused) FC → Add → LayerNorm calibrated on `fc_probe`, `sum_probe`, `ln_probe`.
+    #[allow(clippy::too_many_arguments)]
+    fn residual_block(
+        &mut self,
+        fused: bool,
+        input: u16,
+        residual: u16,
+        l: &Linear,
+        ln: &LayerNorm,
+        [fc_probe, sum_probe, ln_probe]: [&str; 3],
+    ) -> Result<u16> {
+        if !fused {
+            let f = self.fc(input, l, fc_probe, Activation::None)?;
+            let r = self.add(residual, f, sum_probe, l.out)?;
+            return self.layer_norm(r, ln, ln_probe);
+        }
+        let (s_in, zp_in) = self.q(input);
+        let qo = self.calibrated(ln_probe)?;
+        let out = self.tensor(true, l.out, qo)?;
+        let (wq, ws) = quantize_rows(&l.w, l.inp);
+        let (bias, scales) = fc_add_norm_params(&wq, &ws, &l.b, s_in, zp_in);
+        self.b.op(Op::FcAddNorm {
+            input,
+            residual,
+            out,
+            weights: &i8_bytes(&wq),
+            bias: &bias,
+            scales: &scales,
+            gamma: &f32_bytes(&ln.gamma),
+            beta: &f32_bytes(&ln.beta),
+            eps: ln.eps,
+        });
         Ok(out)
     }
 }
@@ -272,12 +172,13 @@ fn symmetric_scale(max_abs: f32) -> f32 {
     }
 }
 
-fn embedding(g: &mut Graph<'_>, r: &Reference, vocab: &VocabPlan) -> Result<u16> {
+/// `perm[new_id] = checkpoint id` orders the table rows as the blob's sorted vocabulary.
+fn embedding(g: &mut Graph<'_>, r: &Reference, perm: &[usize]) -> Result<u16> {
     let c = r.config();
     let w = &r.checkpoint.weights;
     let d = c.hidden_size;
-    let mut rows = Vec::with_capacity(vocab.perm.len() * d);
-    for &old in &vocab.perm {
+    let mut rows = Vec::with_capacity(perm.len() * d);
+    for &old in perm {
         rows.extend_from_slice(&w.word[old * d..(old + 1) * d]);
     }
     let (table, row_scales) = quantize_rows(&rows, d);
@@ -293,7 +194,7 @@ fn embedding(g: &mut Graph<'_>, r: &Reference, vocab: &VocabPlan) -> Result<u16>
         mults.extend_from_slice(&m.multiplier.to_le_bytes());
         shifts.push(m.shift as u8);
     }
-    let (positions, out_q) = match &w.positions {
+    let (positions, out_q): (Option<(Vec<u8>, f32, _)>, Q) = match &w.positions {
         Some(pos) => {
             let folded: Vec<f32> = pos
                 .chunks_exact(d)
@@ -317,25 +218,33 @@ fn embedding(g: &mut Graph<'_>, r: &Reference, vocab: &VocabPlan) -> Result<u16>
         None => (None, (token_scale, 0)),
     };
     let out = g.tensor(true, d, out_q)?;
-    g.ops.push(OwnedOp::Embedding {
+    g.b.op(Op::Embedding {
         out,
-        table: i8_bytes(&table),
+        table: &i8_bytes(&table),
         token_scale,
-        mults,
-        shifts,
-        positions,
+        row_requant: Some(RowRequant {
+            multipliers: &mults,
+            shifts: &shifts,
+        }),
+        positions: positions.as_ref().map(|(t, scale, add)| Positions {
+            table: t,
+            scale: *scale,
+            add: *add,
+        }),
     });
     Ok(out)
 }
 
 /// Quantises `r` into a blob named `name`, with vocabulary `vocab` and activation ranges
-/// `ranges` clipped to `percentile`.
+/// `ranges` clipped to `percentile`; `fuse` picks the BERT residual blocks that use the
+/// fused op.
 pub fn build(
     r: &Reference,
     ranges: &Ranges,
     percentile: f64,
     vocab: VocabPlan,
     name: &str,
+    fuse: Fuse,
 ) -> Result<Vec<u8>> {
     let c = r.config();
     let w = &r.checkpoint.weights;
@@ -347,13 +256,13 @@ pub fn build(
             hone::MAX_LEN
         );
     }
+    let max_len = u16::try_from(c.max_len).context("max_len")?;
     let mut g = Graph {
-        tensors: Vec::new(),
-        ops: Vec::new(),
+        b: ModelBuilder::new(name, max_len, c.labels.clone(), vocab.spec),
         ranges,
         percentile,
     };
-    let mut x = embedding(&mut g, r, &vocab)?;
+    let mut x = embedding(&mut g, r, &vocab.perm)?;
     if let Some(ln) = &w.emb_ln {
         x = g.layer_norm(x, ln, "emb.ln")?;
     }
@@ -367,29 +276,30 @@ pub fn build(
             let v = g.fc(x, &l.v, &p("v"), Activation::None)?;
             let ctx = g.calibrated(&p("ctx"))?;
             let a = g.tensor(true, d, ctx)?;
-            g.ops.push(OwnedOp::Attention {
+            let score_scale = g.q(q).0 * g.q(k).0 / dh.sqrt();
+            g.b.op(Op::Attention {
                 q,
                 k,
                 v,
                 out: a,
                 heads,
-                score_scale: g.q(q).0 * g.q(k).0 / dh.sqrt(),
+                score_scale,
             });
-            let o = g.fc(a, &l.o, &p("attn_out"), Activation::None)?;
-            let r1 = g.add(x, o, &p("res1"), d)?;
-            let x1 = g.layer_norm(r1, &l.ln1, &p("ln1"))?;
+            let probes = [p("attn_out"), p("res1"), p("ln1")];
+            let probes = [&*probes[0], &*probes[1], &*probes[2]];
+            let x1 = g.residual_block(fuse.attention(), a, x, &l.o, &l.ln1, probes)?;
             let h = g.fc(x1, &l.ff1, &p("ff1"), Activation::None)?;
             let (sh, zh) = g.q(h);
             let qg = g.calibrated(&p("gelu"))?;
             let gt = g.tensor(true, l.ff1.out, qg)?;
-            g.ops.push(OwnedOp::Lut {
+            g.b.op(Op::Lut {
                 input: h,
                 out: gt,
-                table: lut_table(gelu, sh, zh, qg.0, qg.1),
+                table: &lut_table(gelu, sh, zh, qg.0, qg.1),
             });
-            let f = g.fc(gt, &l.ff2, &p("ff2"), Activation::None)?;
-            let r2 = g.add(x1, f, &p("res2"), d)?;
-            x = g.layer_norm(r2, &l.ln2, &p("ln2"))?;
+            let probes = [p("ff2"), p("res2"), p("ln2")];
+            let probes = [&*probes[0], &*probes[1], &*probes[2]];
+            x = g.residual_block(fuse.ffn(), gt, x1, &l.ff2, &l.ln2, probes)?;
         }
     }
     let (kind, pool_q) = match c.pooling {
@@ -399,7 +309,7 @@ pub fn build(
     };
     let pooled = g.tensor(false, d, pool_q)?;
     let rescale = multiplier(f64::from(g.q(x).0) / f64::from(pool_q.0), "pool rescale")?;
-    g.ops.push(OwnedOp::Pool {
+    g.b.op(Op::Pool {
         input: x,
         out: pooled,
         kind,
@@ -413,20 +323,12 @@ pub fn build(
         };
         feat = g.fc(feat, m, &format!("mlp.{i}"), act)?;
     }
-    g.ops.push(OwnedOp::Head {
+    g.b.op(Op::Head {
         input: feat,
-        w: f32_bytes(&w.head.w),
-        b: f32_bytes(&w.head.b),
+        weights: &f32_bytes(&w.head.w),
+        bias: &f32_bytes(&w.head.b),
         normalize: c.normalize_features,
     });
-    let max_len = u16::try_from(c.max_len).context("max_len")?;
-    let mut b = ModelBuilder::new(name, max_len, c.labels.clone(), vocab.spec);
-    for &(per_token, cols, (scale, zp)) in &g.tensors {
-        b.tensor(per_token, cols, scale, zp);
-    }
-    for op in &g.ops {
-        b.op(op.as_op());
-    }
-    b.build()
+    g.b.build()
         .map_err(|e| anyhow::anyhow!("building the blob: {e}"))
 }
