@@ -135,11 +135,13 @@ struct Cached {
     rank: u16,
 }
 
+// All zero bits, so that a `Workspace` in a `static` goes to `.bss` (no flash copy): every
+// entry in use is written by `Trainer::new` before it is read.
 const CACHED0: Cached = Cached {
-    lse_old: f32::NEG_INFINITY,
+    lse_old: 0.0,
     z_target: 0.0,
     sum_old: 0.0,
-    weight: 1.0,
+    weight: 0.0,
     rank: 0,
 };
 
