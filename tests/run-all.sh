@@ -58,8 +58,8 @@ section "firmware (own workspace; its QEMU runs are in the host tests above)"
   cargo clippy -p hone-fw-qemu --release --target thumbv6m-none-eabi -- -D warnings
   RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 )
-# Measurements of the QEMU runs above (tests/tests/firmware.rs, measurement_table).
-cat target/tmp/firmware-report.md
+# Measurements of the QEMU runs above (tests/tests/firmware{,_shipped}.rs, measurement_table).
+cat target/tmp/firmware-report.md target/tmp/firmware-report-shipped.md
 
 section "pre-training recipe (smoke size)"
 # Fetches the teacher into ${HONE_CACHE:-$HOME/.cache/hone} (outside the repo), then trains and

@@ -8,9 +8,11 @@
 use std::{
     collections::BTreeMap,
     env, fmt,
+    hash::{Hash, Hasher},
     io::{self, Write},
     path::{Path, PathBuf},
     process::{Command, Stdio},
+    sync::Mutex,
 };
 
 /// `-icount shift` passed to QEMU; must match `hone_fw::measure::ICOUNT_SHIFT`.
@@ -61,10 +63,12 @@ impl Board {
         }
     }
 
-    /// Flash and RAM of the part, in bytes.
+    /// Flash and RAM of the part, in bytes (for `mps2-an386`: the RAM its memory map gives
+    /// the firmware, 64 KiB, the product target; the run-time-model variant has 4 MiB).
     pub fn memory(self) -> (u64, u64) {
         match self {
-            Board::Mps2An386 | Board::Mps2An386Heap => (4 << 20, 4 << 20),
+            Board::Mps2An386 => (4 << 20, 64 << 10),
+            Board::Mps2An386Heap => (4 << 20, 4 << 20),
             Board::Microbit => (256 << 10, 16 << 10),
             Board::Nrf52840 => (1 << 20, 256 << 10),
         }
@@ -102,8 +106,12 @@ fn other(msg: String) -> io::Error {
 
 /// Builds the firmware for `board` (release) with `embed`, returning the ELF path.
 ///
-/// Builds of different boards share `firmware/target`; cargo's lock serialises them.
+/// Builds share `firmware/target` and each writes the same output file, so they are
+/// serialised here, and each build's ELF is copied to a name of its own (`<package>-<hash of
+/// board and embedded files>`) before the next build can overwrite it.
 pub fn build(board: Board, embed: &Embed<'_>) -> io::Result<PathBuf> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = firmware_dir();
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let abs = |p: Option<&Path>| -> io::Result<std::ffi::OsString> {
@@ -112,14 +120,15 @@ pub fn build(board: Board, embed: &Embed<'_>) -> io::Result<PathBuf> {
             None => "".into(),
         })
     };
+    let (golden, model) = (abs(embed.golden)?, abs(embed.model)?);
     let out = Command::new(cargo)
         .current_dir(&dir)
         // Not `--locked`: firmware/Cargo.lock pins versions, but crates/hone's dependencies
         // change under it; cargo then adds the new ones and keeps every pinned version.
         .args(["build", "--release", "-p", board.package()])
         .args(["--target", board.target()])
-        .env("HONE_FW_GOLDEN", abs(embed.golden)?)
-        .env("HONE_FW_MODEL", abs(embed.model)?)
+        .env("HONE_FW_GOLDEN", &golden)
+        .env("HONE_FW_MODEL", &model)
         .env("DEFMT_LOG", "info")
         .output()?;
     if !out.status.success() {
@@ -128,11 +137,12 @@ pub fn build(board: Board, embed: &Embed<'_>) -> io::Result<PathBuf> {
             String::from_utf8_lossy(&out.stderr)
         )));
     }
-    Ok(dir
-        .join("target")
-        .join(board.target())
-        .join("release")
-        .join(board.package()))
+    let release = dir.join("target").join(board.target()).join("release");
+    let mut h = std::hash::DefaultHasher::new();
+    (board.package(), &golden, &model).hash(&mut h);
+    let elf = release.join(format!("{}-{:016x}", board.package(), h.finish()));
+    std::fs::copy(release.join(board.package()), &elf)?;
+    Ok(elf)
 }
 
 /// What a firmware run printed and how it ended.

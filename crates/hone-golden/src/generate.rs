@@ -157,8 +157,10 @@ pub enum AdaptGenError {
 }
 
 /// The adaptation script: enrol every `(label, prompt)` of `enrol`, train for `epochs`
-/// (shuffle `seed`), evaluate every `(label, prompt)` of `eval` before and after, then
-/// persist — each step with the host build's results.
+/// (shuffle `seed`), evaluate every `(label, prompt)` of `eval` before and after, persist,
+/// then evaluate `eval` again (on the device, with the state reloaded from flash) — each step
+/// with the host build's results. The session's feature capacity follows the model
+/// ([`crate::adapt::with_capacity`]).
 pub fn adapt(
     blob: &[u8],
     enrol: &[(&str, &str)],
@@ -166,45 +168,79 @@ pub fn adapt(
     seed: u32,
     eval: &[(&str, &str)],
 ) -> Result<Vec<AdaptStep>, AdaptGenError> {
-    use crate::adapt::{train_config, Session, MAX_CLASSES};
     let model = Model::from_bytes(blob).map_err(AdaptGenError::Model)?;
-    let mut scratch = vec![0u32; model.scratch_words()];
-    let mut runner = Runner::new(&model, &mut scratch).map_err(AdaptGenError::Model)?;
-    let mut session = Session::new(&model).map_err(AdaptGenError::Adapt)?;
-    let mut steps = Vec::new();
-    for &(label, prompt) in enrol {
-        let class = session
-            .enrol(&mut runner, prompt, label)
-            .map_err(AdaptGenError::Adapt)?;
-        steps.push(AdaptStep::Enrol {
-            prompt: prompt.into(),
-            label: label.into(),
-            class: u32::try_from(class).unwrap_or(u32::MAX),
-        });
-    }
-    let report = session
-        .train(train_config(epochs, seed))
-        .map_err(AdaptGenError::Adapt)?;
-    steps.push(AdaptStep::Train {
+    let script = Script {
+        model: &model,
+        enrol,
         epochs,
         seed,
-        report,
-    });
-    for &(truth, prompt) in eval {
-        let before = runner.classify(prompt).label;
-        let mut out = [0f32; MAX_CLASSES];
-        let after = session.classify(&mut runner, prompt, &mut out);
-        let n = session.head.num_classes();
-        steps.push(AdaptStep::Evaluate {
-            prompt: prompt.into(),
-            truth: truth.into(),
-            before: u32::try_from(before).unwrap_or(u32::MAX),
-            after: u32::try_from(after).unwrap_or(u32::MAX),
-            log_probs: f32_bytes(&out[..n]),
+        eval,
+    };
+    crate::adapt::with_capacity(model.feature_dim(), script).unwrap_or(Err(AdaptGenError::Adapt(
+        hone::adapt::AdaptError::FeatureDim {
+            model: model.feature_dim().min(usize::from(u16::MAX)) as u16,
+            capacity: 512,
+        },
+    )))
+}
+
+/// The arguments of [`adapt`], run at the capacity [`crate::adapt::with_capacity`] picks.
+pub(crate) struct Script<'s, 'm, 'a> {
+    pub(crate) model: &'m Model<'a>,
+    pub(crate) enrol: &'s [(&'s str, &'s str)],
+    pub(crate) epochs: u16,
+    pub(crate) seed: u32,
+    pub(crate) eval: &'s [(&'s str, &'s str)],
+}
+
+impl crate::adapt::CapacityFn<Result<Vec<AdaptStep>, AdaptGenError>> for Script<'_, '_, '_> {
+    fn call<const F: usize>(
+        self,
+        ram: &mut crate::adapt::AdaptRam<F>,
+    ) -> Result<Vec<AdaptStep>, AdaptGenError> {
+        use crate::adapt::{train_config, Session};
+        let model = self.model;
+        let mut scratch = vec![0u32; model.scratch_words()];
+        let mut runner = Runner::new(model, &mut scratch).map_err(AdaptGenError::Model)?;
+        let mut session = Session::new(model, ram).map_err(AdaptGenError::Adapt)?;
+        let mut steps = Vec::new();
+        for &(label, prompt) in self.enrol {
+            let class = session
+                .enrol(&mut runner, prompt, label)
+                .map_err(AdaptGenError::Adapt)?;
+            steps.push(AdaptStep::Enrol {
+                prompt: prompt.into(),
+                label: label.into(),
+                class: u32::try_from(class).unwrap_or(u32::MAX),
+            });
+        }
+        let report = session
+            .train(train_config(self.epochs, self.seed))
+            .map_err(AdaptGenError::Adapt)?;
+        steps.push(AdaptStep::Train {
+            epochs: self.epochs,
+            seed: self.seed,
+            report,
         });
+        let mut out = vec![0f32; session.num_classes()];
+        let mut evaluate = |steps: &mut Vec<AdaptStep>| {
+            for &(truth, prompt) in self.eval {
+                let before = runner.classify(prompt).label;
+                let after = session.classify(&mut runner, prompt, &mut out);
+                steps.push(AdaptStep::Evaluate {
+                    prompt: prompt.into(),
+                    truth: truth.into(),
+                    before: u32::try_from(before).unwrap_or(u32::MAX),
+                    after: u32::try_from(after).unwrap_or(u32::MAX),
+                    log_probs: f32_bytes(&out),
+                });
+            }
+        };
+        evaluate(&mut steps);
+        steps.push(AdaptStep::Persist);
+        evaluate(&mut steps);
+        Ok(steps)
     }
-    steps.push(AdaptStep::Persist);
-    Ok(steps)
 }
 
 /// `(label, prompt)` pairs of the `[enrol]` and `[eval]` sections of an adaptation file:

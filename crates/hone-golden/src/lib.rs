@@ -106,8 +106,9 @@ pub enum Vector<'a> {
         /// Expected log-probabilities of the adapted head, `f32` bits little-endian.
         log_probs: &'a [u8],
     },
-    /// Adaptation: save the state through `NorFlash`, reload it into a fresh session and
-    /// compare (no expected data: the reloaded state must equal the saved one).
+    /// Adaptation: save the state through `NorFlash`, clear it, reload it and compare
+    /// digests ([`adapt::Session::digest`]; no expected data: the reloaded state must equal
+    /// the saved one). Later vectors run on the reloaded state.
     Persist,
 }
 

@@ -157,3 +157,41 @@ fn prompts_file() {
         ["turn it off", "", "  spaced  "]
     );
 }
+
+/// The device runs the session at the model's exact feature length, the host at a bucket:
+/// the results must not depend on the capacity.
+#[test]
+fn adaptation_results_do_not_depend_on_feature_capacity() {
+    use crate::adapt::{AdaptRam, CapacityFn};
+    use crate::generate::Script;
+    let blob = hone::testutil::tiny_model().expect("test model");
+    let model = hone::Model::from_bytes(&blob).expect("valid");
+    assert_eq!(model.feature_dim(), 12);
+    let enrol = [
+        ("weather", "what is the weather today"),
+        ("weather", "weather please"),
+        ("weather", "the weather today please"),
+        ("weather", "what is the weather"),
+        ("weather", "weather today"),
+        ("volume", "volume up"),
+        ("volume", "turn the volume down"),
+        ("volume", "volume up please"),
+        ("volume", "volume down"),
+        ("volume", "volume down please"),
+    ];
+    let eval = [("weather", "the weather"), ("volume", "volume down please")];
+    let script = || Script {
+        model: &model,
+        enrol: &enrol,
+        epochs: 5,
+        seed: 7,
+        eval: &eval,
+    };
+    let at16 = script().call(&mut AdaptRam::<16>::new()).expect("adapts");
+    let at64 = script().call(&mut AdaptRam::<64>::new()).expect("adapts");
+    assert_eq!(at16.len(), enrol.len() + 1 + 2 * eval.len() + 1);
+    assert_eq!(at16, at64);
+    // The host's own choice (16) gives the same.
+    let chosen = crate::generate::adapt(&blob, &enrol, 5, 7, &eval).expect("adapts");
+    assert_eq!(chosen, at16);
+}

@@ -1,41 +1,40 @@
 //! On-device adaptation driven by golden adaptation vectors: enrol prompt/label pairs from
 //! flash, fine-tune the head, report accuracy before/after, persist through the board's
-//! `NorFlash`, reload into a fresh head and store, and check that the state survived.
+//! `NorFlash`, clear the state, reload it, and check that it survived.
 //!
 //! Each step is compared bit for bit with the host build's result (`hone_golden::adapt`
-//! runs the same steps on both sides).
+//! runs the same steps on both sides). The state's feature capacity is the embedded model's
+//! feature length ([`F`]); its example store and training workspace live in a static
+//! ([`ram`]), the head's enrolled rows in the caller's frame.
 
 use embedded_storage::nor_flash::ReadNorFlash;
-use hone::adapt::{persist::Journal, Head, Store};
+use hone::adapt::persist::Journal;
 use hone::Runner;
-use hone_golden::adapt::{train_config, Session, MAX_CLASSES};
+use hone_golden::adapt::{train_config, AdaptRam, NEW};
 
+use crate::blobs;
+use crate::check::Figures;
 use crate::flash::{Backend, Storage};
 use crate::measure::{Clock, Meter};
+use crate::once::TakeOnce;
 
-/// Adaptation figures gathered over a golden run.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Figures {
-    /// Prompts enrolled.
-    pub enrolled: u32,
-    /// Work of feature extraction + storing, summed over enrolled prompts.
-    pub enrol_work: u64,
-    /// Work of imprinting + training.
-    pub train_work: u64,
-    /// Epochs trained.
-    pub epochs: u32,
-    /// Evaluation prompts.
-    pub evaluated: u32,
-    /// Of which the base model got right.
-    pub correct_before: u32,
-    /// Of which the adapted head got right.
-    pub correct_after: u32,
-    /// Work of a save.
-    pub save_work: u64,
-    /// Work of reopening the journal and loading.
-    pub load_work: u64,
-    /// Sequence number of the last save.
-    pub saved_seq: u32,
+/// Feature capacity of the adaptation state: the embedded model's feature length.
+pub const F: usize = blobs::FEATURES;
+
+/// The adaptation session of this firmware.
+pub type Session<'r, 'm, 'a> = hone_golden::adapt::Session<'r, 'm, 'a, F>;
+
+/// Largest number of classes the adapted head classifies into.
+pub const MAX_CLASSES: usize = blobs::CLASSES + NEW;
+
+/// Bytes of RAM the adaptation state takes (enrolled rows, store, workspace).
+pub const RAM_BYTES: usize = hone_golden::adapt::ram_bytes::<F>();
+
+static RAM: TakeOnce<AdaptRam<F>> = TakeOnce::new(AdaptRam::new());
+
+/// The static example store and training workspace (the first call only; `None` after).
+pub fn ram() -> Option<&'static mut AdaptRam<F>> {
+    RAM.take()
 }
 
 /// Expected outputs of an [`hone_golden::Vector::Train`].
@@ -71,7 +70,7 @@ pub struct EvalExpect<'a> {
 /// `Enrol`: collect the prompt; the class id must match.
 pub fn enrol<C: Clock>(
     i: usize,
-    session: &mut Session<'_, '_>,
+    session: &mut Session<'_, '_, '_>,
     runner: &mut Runner<'_, '_, '_>,
     (prompt, label, class): (&str, &str, u32),
     meter: &mut Meter<C>,
@@ -111,7 +110,7 @@ pub fn enrol<C: Clock>(
 /// `Train`: imprint and fine-tune; the report must match bit for bit.
 pub fn train<C: Clock>(
     i: usize,
-    session: &mut Session<'_, '_>,
+    session: &mut Session<'_, '_, '_>,
     e: &TrainExpect,
     meter: &mut Meter<C>,
     f: &mut Figures,
@@ -148,7 +147,7 @@ pub fn train<C: Clock>(
 /// `Evaluate`: base and adapted predictions and the adapted log-probabilities must match.
 pub fn evaluate(
     i: usize,
-    session: &Session<'_, '_>,
+    session: &Session<'_, '_, '_>,
     runner: &mut Runner<'_, '_, '_>,
     prompt: &str,
     e: &EvalExpect<'_>,
@@ -159,7 +158,7 @@ pub fn evaluate(
     let before_right = base.name == e.truth;
     let mut out = [0f32; MAX_CLASSES];
     let after = session.classify(runner, prompt, &mut out);
-    let n = session.head.num_classes();
+    let n = session.num_classes();
     let after_name = session.head.label(after).unwrap_or("");
     let probs = hone_golden::check_f32(e.log_probs, &out[..n]);
     let ok = u32::try_from(before) == Ok(e.before) && u32::try_from(after) == Ok(e.after);
@@ -197,18 +196,21 @@ pub fn evaluate(
     }
 }
 
-/// `Persist`: save through the journal, reopen it as after a reboot, load into a fresh head
-/// and store, and compare with the state in RAM.
+/// `Persist`: save through the journal, forget the state in RAM (as a reboot would), reopen
+/// the journal, load, and compare the state's digest with the one saved. Later vectors run on
+/// the reloaded state.
 pub fn persist<C: Clock, B: Backend>(
     i: usize,
-    session: &Session<'_, '_>,
+    session: &mut Session<'_, '_, '_>,
     storage: &mut Storage<B>,
     meter: &mut Meter<C>,
     f: &mut Figures,
 ) -> bool {
     let cap = storage.capacity() as u32;
+    let before = session.digest();
+    let (classes, examples) = (session.head.num_new(), session.store.len());
     let (saved, save_work) =
-        meter.measure(|| Journal::open(&mut *storage, 0, cap)?.save(&session.head, &session.store));
+        meter.measure(|| Journal::open(&mut *storage, 0, cap)?.save(&session.head, session.store));
     let seq = match saved {
         Ok(seq) => seq,
         Err(e) => {
@@ -216,39 +218,36 @@ pub fn persist<C: Clock, B: Backend>(
             return false;
         }
     };
-    let model = session.head.model();
-    let mut head = match Head::new(model) {
-        Ok(h) => h,
-        Err(e) => {
-            defmt::error!("golden {=usize}: persist FAIL {}", i, e);
-            return false;
-        }
-    };
-    let mut store = Store::new();
-    let (loaded, load_work) =
-        meter.measure(|| Journal::open(&mut *storage, 0, cap)?.load(&mut head, &mut store));
+    session.clear();
+    let cleared = session.digest();
+    let (loaded, load_work) = meter
+        .measure(|| Journal::open(&mut *storage, 0, cap)?.load(&mut session.head, session.store));
     f.save_work = save_work;
     f.load_work = load_work;
     f.saved_seq = seq;
-    let same = head.rows() == session.head.rows() && store == session.store;
+    let after = session.digest();
+    let same = after == before && cleared != before;
     match loaded {
         Ok(s) if s == seq && same => {
             defmt::info!(
-                "golden {=usize}: persist {=usize} classes, {=usize} examples (seq {=u32}) reloaded identical PASS",
+                "golden {=usize}: persist {=usize} classes, {=usize} examples (seq {=u32}, digest {=u32:#010x}) reloaded identical PASS",
                 i,
-                head.num_new(),
-                store.len(),
-                seq
+                classes,
+                examples,
+                seq,
+                after
             );
             true
         }
         Ok(s) => {
             defmt::error!(
-                "golden {=usize}: persist FAIL reloaded seq {=u32} (saved {=u32}), identical: {=bool}",
+                "golden {=usize}: persist FAIL reloaded seq {=u32} (saved {=u32}), digest {=u32:#010x} (saved {=u32:#010x}, cleared {=u32:#010x})",
                 i,
                 s,
                 seq,
-                same
+                after,
+                before,
+                cleared
             );
             false
         }

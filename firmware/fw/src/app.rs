@@ -133,7 +133,8 @@ pub fn run_with<C: Clock, B: Backend>(
     }
     let a = summary.adapt;
     if a.enrolled > 0 {
-        metric("adapt_ram_bytes", hone_golden::adapt::RAM_BYTES as u64);
+        #[cfg(hone_fw_adapt)]
+        metric("adapt_ram_bytes", crate::adapt::RAM_BYTES as u64);
         metric("adapt_enrolled", u64::from(a.enrolled));
         metric(
             "adapt_enrol_work_mean",

@@ -7,9 +7,10 @@
 use core::iter::Peekable;
 
 use hone::Runner;
-use hone_golden::{adapt::Session, Golden, Mismatch, Vector};
+use hone_golden::{Golden, Mismatch, Vector};
 
-use crate::adapt::{self, EvalExpect, TrainExpect};
+#[cfg(hone_fw_adapt)]
+use crate::adapt::{self, EvalExpect, Session, TrainExpect};
 use crate::flash::{Backend, Storage};
 use crate::measure::{Clock, Meter};
 
@@ -50,7 +51,7 @@ pub struct Summary {
     /// Most tokens of one prompt.
     pub max_tokens: usize,
     /// Adaptation figures.
-    pub adapt: adapt::Figures,
+    pub adapt: Figures,
 }
 
 /// Checks every vector of `golden` against `model` (the blob `runner` executes), printing a
@@ -176,6 +177,31 @@ fn matvec<C: Clock>(
     }
 }
 
+/// Adaptation figures gathered over a golden run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Figures {
+    /// Prompts enrolled.
+    pub enrolled: u32,
+    /// Work of feature extraction + storing, summed over enrolled prompts.
+    pub enrol_work: u64,
+    /// Work of imprinting + training.
+    pub train_work: u64,
+    /// Epochs trained.
+    pub epochs: u32,
+    /// Evaluation prompts.
+    pub evaluated: u32,
+    /// Of which the base model got right.
+    pub correct_before: u32,
+    /// Of which the adapted head got right.
+    pub correct_after: u32,
+    /// Work of a save.
+    pub save_work: u64,
+    /// Work of reopening the journal and loading.
+    pub load_work: u64,
+    /// Sequence number of the last save.
+    pub saved_seq: u32,
+}
+
 /// Expected outputs of a classification vector.
 struct Expected<'a> {
     tokens: &'a [u8],
@@ -255,9 +281,8 @@ fn is_adapt(v: &Vector<'_>) -> bool {
 }
 
 /// Runs a run of consecutive adaptation vectors (`first` and those following it) on one
-/// session. Not inlined: the session's state lives in this frame only, so firmware whose
-/// golden file has no adaptation script (the 16 KiB micro:bit) never reserves it.
-#[inline(never)]
+/// session, whose store and workspace are the static [`adapt::ram`] (one session per run).
+#[cfg(hone_fw_adapt)]
 fn adapt_section<'g, C: Clock, B: Backend>(
     first: (usize, Vector<'g>),
     rest: &mut Peekable<impl Iterator<Item = (usize, Result<Vector<'g>, hone_golden::Error>)>>,
@@ -266,7 +291,11 @@ fn adapt_section<'g, C: Clock, B: Backend>(
     meter: &mut Meter<C>,
     s: &mut Summary,
 ) -> Result<(), Error> {
-    let mut session = match Session::new(runner.model()) {
+    let session = match adapt::ram() {
+        Some(ram) => Session::new(runner.model(), ram),
+        None => Err(hone::adapt::AdaptError::Storage),
+    };
+    let mut session = match session {
         Ok(session) => session,
         Err(e) => {
             defmt::error!("golden {=usize}: adapt FAIL {}", first.0, e);
@@ -290,15 +319,38 @@ fn adapt_section<'g, C: Clock, B: Backend>(
     Ok(())
 }
 
+/// Without adaptation (`thumbv6m`: no room for its state): every adaptation vector fails.
+#[cfg(not(hone_fw_adapt))]
+fn adapt_section<'g, C: Clock, B: Backend>(
+    first: (usize, Vector<'g>),
+    rest: &mut Peekable<impl Iterator<Item = (usize, Result<Vector<'g>, hone_golden::Error>)>>,
+    _runner: &mut Runner<'_, '_, '_>,
+    _storage: &mut Storage<B>,
+    _meter: &mut Meter<C>,
+    s: &mut Summary,
+) -> Result<(), Error> {
+    defmt::error!(
+        "golden {=usize}: adapt FAIL adaptation not built for this target",
+        first.0
+    );
+    s.failed += 1;
+    while let Some((i, _)) = rest.next_if(|(_, v)| v.as_ref().is_ok_and(is_adapt)) {
+        defmt::error!("golden {=usize}: adapt FAIL", i);
+        s.failed += 1;
+    }
+    Ok(())
+}
+
 /// Runs one adaptation vector.
+#[cfg(hone_fw_adapt)]
 fn adapt_step<C: Clock, B: Backend>(
     i: usize,
     v: &Vector<'_>,
     runner: &mut Runner<'_, '_, '_>,
-    session: &mut Session<'_, '_>,
+    session: &mut Session<'_, '_, '_>,
     storage: &mut Storage<B>,
     meter: &mut Meter<C>,
-    f: &mut adapt::Figures,
+    f: &mut Figures,
 ) -> bool {
     match *v {
         Vector::Enrol {

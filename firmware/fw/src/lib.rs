@@ -13,12 +13,14 @@
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(hone_fw_adapt)]
 pub mod adapt;
 pub mod app;
 pub mod blobs;
 pub mod check;
 pub mod flash;
 pub mod measure;
+pub mod once;
 pub mod stack;
 
 /// Process exit codes reported through semihosting.

@@ -3,8 +3,8 @@
 //! Runs every prompt through the host build of `hone` and writes `DIR/golden.bin`
 //! (format: the `hone-golden` crate): the prompt, its token ids, the head's input features,
 //! the log-probabilities (f32 bits) and the predicted label, with the model's CRC-32; with
-//! `--adapt FILE`, an adaptation script (enrol, train, evaluate, persist) and its results. The
-//! firmware embeds it with the model (`HONE_FW_GOLDEN`, `HONE_FW_MODEL`), recomputes every
+//! `--adapt FILE`, an adaptation script (enrol, train, evaluate, persist, evaluate the reloaded
+//! state) and its results. The firmware embeds it with the model (`HONE_FW_GOLDEN`, `HONE_FW_MODEL`), recomputes every
 //! vector and compares bit for bit.
 
 use std::{fs, path::PathBuf};
@@ -148,7 +148,9 @@ mod tests {
             .map(ClassifyCase::vector)
             .chain(steps.iter().map(AdaptStep::vector))
             .collect();
-        assert!(matches!(want.last(), Some(Vector::Persist)));
+        // ... evaluate, persist, evaluate again on the reloaded state.
+        assert!(matches!(want[want.len() - 2], Vector::Persist));
+        assert!(matches!(want.last(), Some(Vector::Evaluate { .. })));
         assert_eq!(got, want);
         fs::remove_dir_all(dir).unwrap();
     }

@@ -2,6 +2,9 @@
 //! this target selects (Arm DSP), measured in the same run (`hone::kernels::use_portable`).
 //!
 //! - every matrix-vector shape: `metric fc_<rows>x<cols>_{portable,dsp,macs}=<n>`;
+//! - the whole fully connected op (`hone::ops::fully_connected`: kernel, bias,
+//!   requantisation, activation, int8 output) on one input row, for the [`OP_SHAPES`]:
+//!   `metric fcop_<rows>x<cols>_{portable,dsp,macs}=<n>`;
 //! - with a model embedded (`HONE_FW_MODEL`, see `hone_fw::blobs`), per prompt of
 //!   [`PROMPTS`], summed: `metric model_{portable,dsp}=<n>` (whole inference: tokenizer,
 //!   encoder, head), `metric model_tokenize=<n>`, `metric model_fc_macs=<n>` (multiply-adds
@@ -34,8 +37,12 @@ const SHAPES: [(usize, usize); 9] = [
     (7, 3),
     (512, 512),
 ];
-const MAX_COLS: usize = 512;
-const MAX_W: usize = 512 * 512;
+/// Fully connected op shapes `(rows, cols)` = (outputs, inputs): attention projections of
+/// d = 64, 128 and 384 models, and a d = 384 FFN (up 1536 × 384, down 384 × 1536).
+const OP_SHAPES: [(usize, usize); 5] = [(64, 64), (128, 128), (384, 384), (1536, 384), (384, 1536)];
+const MAX_COLS: usize = 1536;
+const MAX_ROWS: usize = 1536;
+const MAX_W: usize = 1536 * 384;
 
 type Kernel = fn(&[i8], &[i8], &mut [i32]);
 
@@ -59,8 +66,12 @@ fn main() -> ! {
     for v in xb.iter_mut().chain(wb.iter_mut()) {
         *v = rng.next_u32().to_le_bytes()[3] as i8;
     }
-    let mut acc = [0i32; 512];
-    let mut acc2 = [0i32; 512];
+    let Some(acc) = cortex_m::singleton!(: [i32; MAX_ROWS] = [0; MAX_ROWS]) else {
+        finish(exit::BAD_INPUT)
+    };
+    let Some(acc2) = cortex_m::singleton!(: [i32; MAX_ROWS] = [0; MAX_ROWS]) else {
+        finish(exit::BAD_INPUT)
+    };
     defmt::info!("kernel-bench: backend {=str}", kernels::BACKEND);
     metric("clock_overhead", meter.overhead());
     let mut failed = false;
@@ -79,6 +90,7 @@ fn main() -> ! {
         defmt::info!("metric fc_{=usize}x{=usize}_portable={=u64}", rows, cols, p);
         defmt::info!("metric fc_{=usize}x{=usize}_dsp={=u64}", rows, cols, d);
     }
+    failed |= !bench_fc_op(&mut meter, xb, wb, &mut rng);
     if failed {
         defmt::error!("kernel-bench: DSP and portable results differ");
         finish(exit::MISMATCH)
@@ -96,6 +108,82 @@ fn main() -> ! {
         }
     };
     finish(bench_model(&model, &mut meter))
+}
+
+/// Parameters of a fully connected op with `MAX_ROWS` outputs, as stored in a blob:
+/// bias (i32), multiplier (Q31 in `[2^30, 2^31)`), shift (`-12..=0`), little-endian.
+struct OpParams {
+    bias: [u8; 4 * MAX_ROWS],
+    mults: [u8; 4 * MAX_ROWS],
+    shifts: [u8; MAX_ROWS],
+}
+
+/// Times `hone::ops::fully_connected` on [`OP_SHAPES`] with the portable kernels and with the
+/// target's, checking that both give the same output; false on a difference.
+fn bench_fc_op(meter: &mut Meter<CmsdkTimer0>, xb: &[i8], wb: &[i8], rng: &mut Rng) -> bool {
+    let Some(p) = cortex_m::singleton!(: OpParams = OpParams {
+        bias: [0; 4 * MAX_ROWS],
+        mults: [0; 4 * MAX_ROWS],
+        shifts: [0; MAX_ROWS],
+    }) else {
+        return false;
+    };
+    for r in 0..MAX_ROWS {
+        let bias = (rng.next_u32() as i32) >> 14;
+        let mult = (1u32 << 30) | (rng.next_u32() >> 2);
+        p.bias[4 * r..4 * r + 4].copy_from_slice(&bias.to_le_bytes());
+        p.mults[4 * r..4 * r + 4].copy_from_slice(&mult.to_le_bytes());
+        p.shifts[r] = (-(rng.below(13) as i8)) as u8;
+    }
+    let Some(outs) = cortex_m::singleton!(: [[i8; MAX_ROWS]; 2] = [[0; MAX_ROWS]; 2]) else {
+        return false;
+    };
+    let mut same = true;
+    for (rows, cols) in OP_SHAPES {
+        let (x, w): (&[i8], &[u8]) = (&xb[..cols], bytemuck::cast_slice(&wb[..rows * cols]));
+        let mut work = [0u64; 2];
+        for (mode, portable) in [true, false].into_iter().enumerate() {
+            kernels::use_portable(portable);
+            let out = &mut outs[mode][..rows];
+            work[mode] = meter
+                .measure(|| {
+                    hone::ops::fully_connected(
+                        black_box(x),
+                        cols,
+                        black_box(w),
+                        &p.bias[..4 * rows],
+                        &p.mults[..4 * rows],
+                        &p.shifts[..rows],
+                        hone::format::Activation::None,
+                        black_box(-3),
+                        out,
+                        rows,
+                    )
+                })
+                .1;
+        }
+        kernels::use_portable(false);
+        same &= outs[0][..rows] == outs[1][..rows];
+        defmt::info!(
+            "metric fcop_{=usize}x{=usize}_macs={=usize}",
+            rows,
+            cols,
+            rows * cols
+        );
+        defmt::info!(
+            "metric fcop_{=usize}x{=usize}_portable={=u64}",
+            rows,
+            cols,
+            work[0]
+        );
+        defmt::info!(
+            "metric fcop_{=usize}x{=usize}_dsp={=u64}",
+            rows,
+            cols,
+            work[1]
+        );
+    }
+    same
 }
 
 /// Prompts of different lengths (CLINC150-style requests).
