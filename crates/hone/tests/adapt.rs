@@ -53,7 +53,7 @@ fn imprinted_rows_are_scaled_class_means_with_calibrated_bias() {
         }
         let mn = mean.iter().map(|x| x * x).sum::<f32>().sqrt();
         let k = weather - m.num_classes();
-        for cal in [Calibration::OldNorm, Calibration::DEFAULT] {
+        for cal in [Calibration::OldNorm, Calibration::Margin(1.0)] {
             head.imprint_with(weather, &store, cal).unwrap();
             let (row, b, anchor) = head.new_row(k).unwrap();
             let row_norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -228,6 +228,14 @@ fn bad_configurations_are_refused() {
             ..base
         },
         TrainConfig { l2: -1.0, ..base },
+        TrainConfig {
+            max_norm: -1.0,
+            ..base
+        },
+        TrainConfig {
+            max_norm: f32::NAN,
+            ..base
+        },
         TrainConfig {
             validation: Validation::KFold { folds: 1 },
             ..base

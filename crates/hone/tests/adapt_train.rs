@@ -220,18 +220,18 @@ fn enrol_and_train(
 #[test]
 fn enrolled_labels_are_learned_and_old_predictions_mostly_kept() {
     for (name, blob) in models() {
-        let (_, right, kept) = enrol_and_train(&blob, 0, Calibration::DEFAULT, None, false);
+        let (_, right, kept) = enrol_and_train(&blob, 0, Calibration::Margin(1.0), None, false);
         eprintln!("{name}, calibrated imprint: new {right}/12 right, old {kept}/10 kept");
         assert!(right >= 9 && kept >= 7, "{name}: {right} {kept}");
         let (report, right, kept) =
-            enrol_and_train(&blob, 4, Calibration::DEFAULT, Some(0.01), false);
+            enrol_and_train(&blob, 4, Calibration::Margin(1.0), Some(0.01), false);
         let report = report.unwrap();
         eprintln!("{name}, trained, 4 replayed: new {right}/12, old {kept}/10 kept; {report:?}");
         assert!(!report.rolled_back && report.val_after < report.val_before);
         assert_eq!(report.skipped, 0);
         assert!(right >= 11 && kept >= 7, "{name}: {right} {kept}");
         let (report, right, kept_strong) =
-            enrol_and_train(&blob, 0, Calibration::DEFAULT, Some(1.0), false);
+            enrol_and_train(&blob, 0, Calibration::Margin(1.0), Some(1.0), false);
         eprintln!(
             "{name}, trained without replay, λ = 1: new {right}/12, old {kept_strong}/10 kept; \
              {report:?}"
@@ -244,10 +244,10 @@ fn enrolled_labels_are_learned_and_old_predictions_mostly_kept() {
         let (_, right, kept_raw) = enrol_and_train(&blob, 0, Calibration::OldNorm, None, false);
         eprintln!("{name}, imprint at the old norm: new {right}/12, old {kept_raw}/10 kept");
         let (_, right, kept_norep) =
-            enrol_and_train(&blob, 0, Calibration::DEFAULT, Some(0.01), false);
+            enrol_and_train(&blob, 0, Calibration::Margin(1.0), Some(0.01), false);
         eprintln!("{name}, trained without replay: new {right}/12, old {kept_norep}/10 kept");
         let (_, right, kept_proto) =
-            enrol_and_train(&blob, 0, Calibration::DEFAULT, Some(0.01), true);
+            enrol_and_train(&blob, 0, Calibration::Margin(1.0), Some(0.01), true);
         eprintln!(
             "{name}, trained with old-row prototypes: new {right}/12, old {kept_proto}/10 kept"
         );
@@ -287,7 +287,13 @@ fn k_fold_chooses_epochs_and_trains_on_everything() {
     let m = Model::from_bytes(&blob).unwrap();
     let mut s = vec![0u32; m.scratch_words()];
     let mut r = Runner::new(&m, &mut s).unwrap();
-    let (mut head, store, _) = enrolled(&m, &mut r, 4);
+    let (mut head, store, new) = enrolled(&m, &mut r, 4);
+    // Start from the margin-calibrated (shorter) rows, which training can improve on this
+    // model; from rows at the old norm no epoch beats the start and k-fold keeps 0 epochs.
+    for c in new {
+        head.imprint_with(c, &store, Calibration::Margin(1.0))
+            .unwrap();
+    }
     let mut ws = Box::new(Workspace::<NEW, F, N, 2>::new());
     let cfg = TrainConfig {
         epochs: 20,
@@ -310,4 +316,77 @@ fn k_fold_chooses_epochs_and_trains_on_everything() {
     assert_eq!(report.steps, expected);
     assert_eq!(tr.train_order().len(), store.len());
     assert!(tr.val_order().is_empty());
+}
+
+/// The norm cap is a projection: after every step each new row is no longer than the cap,
+/// a capped row is the uncapped step's row scaled onto the cap (same direction), and a cap
+/// that never binds changes nothing, bit for bit.
+#[test]
+fn norm_cap_projects_new_rows_onto_the_ball() {
+    let blob = pretrained(&tiny_model().unwrap());
+    let m = Model::from_bytes(&blob).unwrap();
+    let mut s = vec![0u32; m.scratch_words()];
+    let mut r = Runner::new(&m, &mut s).unwrap();
+    let (head0, store, _) = enrolled(&m, &mut r, 4);
+    let old_norm = head0.old_row_stats().0;
+    let norms = |h: &Head<'_, '_, NEW, F>| -> Vec<f32> {
+        (0..h.num_new())
+            .map(|k| {
+                let (row, _, _) = h.new_row(k).unwrap();
+                row.iter().map(|x| x * x).sum::<f32>().sqrt()
+            })
+            .collect()
+    };
+    let base = TrainConfig {
+        lr: 0.5,
+        l2: 0.0,
+        ..config(Optimizer::ADAM, Validation::None)
+    };
+    let batch: Vec<u16> = (0..store.len() as u16).collect();
+    // One step from the same start, uncapped and capped below the shortest uncapped row.
+    let step = |max_norm: f32| {
+        let mut head = head0.clone();
+        let mut ws = Box::new(Workspace::<NEW, F, N, 2>::new());
+        let cfg = TrainConfig { max_norm, ..base };
+        let info = Trainer::new(&mut head, &store, &mut ws, cfg)
+            .unwrap()
+            .step(&batch[..batch.len().min(32)], cfg.lr);
+        assert!(!info.skipped);
+        head
+    };
+    let free = step(0.0);
+    let ratio = 0.8 * norms(&free).iter().copied().fold(f32::INFINITY, f32::min) / old_norm;
+    let capped = step(ratio);
+    let cap = ratio * old_norm;
+    for (k, (&nf, &nc)) in norms(&free).iter().zip(&norms(&capped)).enumerate() {
+        assert!(
+            nf > cap,
+            "row {k}: the uncapped step should exceed the cap ({nf} vs {cap})"
+        );
+        assert!((nc - cap).abs() < 1e-5 * cap, "row {k}: {nc} vs {cap}");
+        let (rf, bf, _) = free.new_row(k).unwrap();
+        let (rc, bc, _) = capped.new_row(k).unwrap();
+        assert_eq!(bf, bc, "the bias is not projected");
+        for (a, b) in rf.iter().zip(rc) {
+            assert!((a * cap / nf - b).abs() < 1e-5 * old_norm, "{a} {b}");
+        }
+    }
+    // Whole runs: the cap holds after training, and a cap that never binds is no cap.
+    let run = |max_norm: f32| {
+        let mut head = head0.clone();
+        let mut ws = Box::new(Workspace::<NEW, F, N, 2>::new());
+        let cfg = TrainConfig {
+            max_norm,
+            epochs: 10,
+            ..base
+        };
+        Trainer::new(&mut head, &store, &mut ws, cfg)
+            .unwrap()
+            .train()
+            .unwrap();
+        head
+    };
+    let capped = run(ratio);
+    assert!(norms(&capped).iter().all(|&n| n <= cap * (1.0 + 1e-5)));
+    assert_eq!(run(0.0).rows(), run(1e6).rows());
 }

@@ -147,6 +147,7 @@ fn config() -> TrainConfig {
         clip_norm: 5.0,
         seed: 0x2545_f491,
         validation: Validation::None,
+        max_norm: 0.0,
     }
 }
 

@@ -190,5 +190,6 @@ pub fn config(opt: Optimizer, validation: Validation) -> TrainConfig {
         clip_norm: 5.0,
         seed: 7,
         validation,
+        max_norm: 0.0,
     }
 }

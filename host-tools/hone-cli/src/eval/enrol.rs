@@ -32,6 +32,42 @@ pub struct EnrolResult {
     pub rolled_back: bool,
 }
 
+/// Mean of the runs of one `K` over several selections of the enrolment prompts.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EnrolSummary {
+    /// Prompts per new intent.
+    pub k: usize,
+    /// Mean test accuracy on the new intents.
+    pub new: f64,
+    /// Mean test accuracy on the old intents after enrolment.
+    pub old: f64,
+    /// Mean test accuracy on all intents.
+    pub all: f64,
+    /// Test accuracy on the old intents before enrolment.
+    pub old_before: f64,
+    /// Runs in which the device kept the imprinted head.
+    pub rolled_back: usize,
+    /// The individual runs (selection seeds 0, 1, …).
+    pub runs: Vec<EnrolResult>,
+}
+
+impl EnrolSummary {
+    /// Averages `runs` (all with the same `k`; at least one).
+    pub fn of(k: usize, runs: Vec<EnrolResult>) -> Self {
+        let n = runs.len().max(1) as f64;
+        let mean = |f: fn(&EnrolResult) -> f64| runs.iter().map(f).sum::<f64>() / n;
+        Self {
+            k,
+            new: mean(|r| r.new),
+            old: mean(|r| r.old),
+            all: mean(|r| r.all),
+            old_before: mean(|r| r.old_before),
+            rolled_back: runs.iter().filter(|r| r.rolled_back).count(),
+            runs,
+        }
+    }
+}
+
 /// Examples for the scenario: features with the data set's intent index.
 pub struct Scenario<'s> {
     /// Enrolment examples per new intent: (intent name, features of its K prompts).

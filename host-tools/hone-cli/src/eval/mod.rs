@@ -10,12 +10,12 @@ mod heads;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use hone::adapt::{ram_bytes, Calibration, TrainConfig};
+use hone::adapt::{ram_bytes, Calibration, TrainConfig, Validation};
 use hone::{Model, Runner};
 use serde_json::json;
 
 pub use data::Dataset;
-use enrol::{EnrolResult, Scenario, NEW, SLOTS, STORE};
+use enrol::{EnrolResult, EnrolSummary, Scenario, NEW, SLOTS, STORE};
 use heads::{accuracy, oos_rejection, train_lr, LrConfig};
 
 /// Arguments of `hone eval`.
@@ -30,12 +30,12 @@ pub struct EvalArgs {
     /// Domain whose intents are enrolled on the device (must be absent from the model's head).
     #[arg(long, default_value = "home")]
     pub enrol_domain: String,
-    /// Seeds averaged for the 5-shot head.
+    /// Seeds averaged for the 5-shot head and the enrolment (selections of the K prompts).
     #[arg(long, default_value_t = 3)]
     pub seeds: u64,
     /// Scale of imprinted rows: `old-norm` (the old rows' mean norm) or a logit margin in
-    /// nats over the best old class (e.g. `1.0`).
-    #[arg(long, default_value = "1.0")]
+    /// nats over the best old class (e.g. `1.0`); the device default is `old-norm`.
+    #[arg(long, default_value = "old-norm")]
     pub imprint: String,
     /// λ of the enrolment prior (default: the device default).
     #[arg(long)]
@@ -46,6 +46,23 @@ pub struct EvalArgs {
     /// Enrolment learning rate (default: the device default).
     #[arg(long)]
     pub enrol_lr: Option<f32>,
+    /// Enrolment mini-batch size (default: the device default).
+    #[arg(long)]
+    pub enrol_batch: Option<u16>,
+    /// Enrolment gradient clipping norm, 0 for none (default: the device default).
+    #[arg(long)]
+    pub enrol_clip: Option<f32>,
+    /// Enrolment label smoothing (default: the device default).
+    #[arg(long)]
+    pub enrol_smoothing: Option<f32>,
+    /// Cap on new rows' norms relative to the old rows' mean norm (default: the device
+    /// default).
+    #[arg(long)]
+    pub enrol_max_norm: Option<f32>,
+    /// Enrolment validation: `none`, `holdout:N` (every N-th prompt of a class) or `kfold:N`
+    /// (default: the device default).
+    #[arg(long)]
+    pub enrol_validation: Option<String>,
     /// Split the enrolment is measured on (`val` to choose settings, `test` to report).
     #[arg(long, default_value = "test")]
     pub enrol_split: String,
@@ -85,6 +102,13 @@ fn enrol_for_dim(
     cfg.l2 = args.enrol_l2.unwrap_or(cfg.l2);
     cfg.epochs = args.enrol_epochs.unwrap_or(cfg.epochs);
     cfg.lr = args.enrol_lr.unwrap_or(cfg.lr);
+    cfg.batch = args.enrol_batch.unwrap_or(cfg.batch);
+    cfg.clip_norm = args.enrol_clip.unwrap_or(cfg.clip_norm);
+    cfg.label_smoothing = args.enrol_smoothing.unwrap_or(cfg.label_smoothing);
+    cfg.max_norm = args.enrol_max_norm.unwrap_or(cfg.max_norm);
+    if let Some(v) = &args.enrol_validation {
+        cfg.validation = parse_validation(v)?;
+    }
     let cal = match args.imprint.as_str() {
         "old-norm" => Calibration::OldNorm,
         m => Calibration::Margin(
@@ -110,6 +134,20 @@ fn enrol_for_dim(
             enrol::run::<384>(model, s, k, cfg, cal)?,
             ram_bytes::<NEW, 384, STORE, SLOTS>(),
         ),
+    })
+}
+
+/// Parses `none`, `holdout:N` or `kfold:N`.
+fn parse_validation(v: &str) -> Result<Validation> {
+    let num = |n: &str| -> Result<u8> {
+        n.parse()
+            .with_context(|| format!("`{n}` in --enrol-validation is not a number"))
+    };
+    Ok(match v.split_once(':') {
+        None if v == "none" => Validation::None,
+        Some(("holdout", n)) => Validation::Holdout { every: num(n)? },
+        Some(("kfold", n)) => Validation::KFold { folds: num(n)? },
+        _ => anyhow::bail!("--enrol-validation takes `none`, `holdout:N` or `kfold:N`, not `{v}`"),
     })
 }
 
@@ -159,28 +197,32 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let mut adapt_ram = 0;
     if let Some(domain) = ds.domains.get(&args.enrol_domain) {
         for k in [5usize, 10] {
-            let shot = ds.k_shot(k, 0);
-            let scenario = Scenario {
-                enrol: domain
-                    .iter()
-                    .map(|&i| {
-                        let feats = shot
-                            .iter()
-                            .filter(|&&j| ds.train.labels[j] == i)
-                            .map(|&j| train[j].as_slice())
-                            .collect();
-                        (ds.intents[i].clone(), feats)
-                    })
-                    .collect(),
-                test: eval_feats
-                    .iter()
-                    .zip(eval_labels)
-                    .map(|(f, &l)| (f.as_slice(), ds.intents[l].as_str()))
-                    .collect(),
-            };
-            let (r, ram) = enrol_for_dim(&model, &scenario, k, args)?;
-            adapt_ram = ram;
-            enrol.push(r);
+            let mut runs = Vec::new();
+            for seed in 0..args.seeds.max(1) {
+                let shot = ds.k_shot(k, seed);
+                let scenario = Scenario {
+                    enrol: domain
+                        .iter()
+                        .map(|&i| {
+                            let feats = shot
+                                .iter()
+                                .filter(|&&j| ds.train.labels[j] == i)
+                                .map(|&j| train[j].as_slice())
+                                .collect();
+                            (ds.intents[i].clone(), feats)
+                        })
+                        .collect(),
+                    test: eval_feats
+                        .iter()
+                        .zip(eval_labels)
+                        .map(|(f, &l)| (f.as_slice(), ds.intents[l].as_str()))
+                        .collect(),
+                };
+                let (r, ram) = enrol_for_dim(&model, &scenario, k, args)?;
+                adapt_ram = ram;
+                runs.push(r);
+            }
+            enrol.push(EnrolSummary::of(k, runs));
         }
     }
     let scratch = model.scratch_bytes();
@@ -204,7 +246,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         "oos_recall": oos.map(|o| o.recall),
         "oos": oos,
         "enrol_settings": {"imprint": args.imprint, "l2": args.enrol_l2, "epochs": args.enrol_epochs,
-                           "lr": args.enrol_lr, "split": args.enrol_split},
+                           "lr": args.enrol_lr, "batch": args.enrol_batch, "clip": args.enrol_clip,
+                           "validation": args.enrol_validation, "split": args.enrol_split,
+                           "seeds": args.seeds.max(1)},
     });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -242,7 +286,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             opt(r.old),
             opt(r.old_before),
             r.all,
-            if r.rolled_back { "  [rolled back]" } else { "" }
+            match r.rolled_back {
+                0 => String::new(),
+                n => format!("  [rolled back in {n} of {} runs]", r.runs.len()),
+            }
         );
     }
     if enrol.is_empty() {

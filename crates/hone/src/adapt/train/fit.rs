@@ -9,7 +9,9 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
     /// One optimisation step on `batch` (store indices, at most [`MAX_BATCH`]) with learning
     /// rate `lr`: forward pass of the enrolled rows, residuals `w_i (p − t)`, gradient of the
     /// objective (plus the prior), optional clipping, optimiser update. A non-finite loss or
-    /// gradient skips the update (counted in [`Trainer::skipped`]).
+    /// gradient skips the update (counted in [`Trainer::skipped`]). With
+    /// [`TrainConfig::max_norm`](super::TrainConfig::max_norm) each updated row is then
+    /// projected back onto the ball of the capped norm.
     pub fn step(&mut self, batch: &[u16], lr: f32) -> StepInfo {
         let batch = &batch[..batch.len().min(MAX_BATCH)];
         let (old, k_new, d) = (
@@ -103,6 +105,9 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
             let g = scale * grad_b(self, k);
             let (s0, s1) = slots_b(&mut self.ws.state_b, k, &mut d0, &mut d1);
             opt.apply(&mut self.head.rows.b[k], g, (s0, s1), lr, corr);
+            if self.norm_cap.is_finite() {
+                project(&mut self.head.rows.w[k][..d], self.norm_cap);
+            }
         }
         StepInfo {
             loss,
@@ -261,6 +266,22 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
         report.skipped = self.skipped - skipped0;
         report.rolled_back = report.best_epoch == 0;
         Ok(report)
+    }
+}
+
+/// Projects `row` onto the L2 ball of radius `cap` (scales it down when longer).
+#[inline]
+fn project(row: &mut [f32], cap: f32) {
+    let mut ss = 0.0f32;
+    for &w in row.iter() {
+        ss += w * w;
+    }
+    let norm = sqrt_f32(ss);
+    if norm > cap {
+        let r = cap / norm;
+        for w in row.iter_mut() {
+            *w *= r;
+        }
     }
 }
 
