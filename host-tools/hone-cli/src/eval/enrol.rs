@@ -39,12 +39,12 @@ pub struct EnrolSummary {
     pub k: usize,
     /// Mean test accuracy on the new intents.
     pub new: f64,
-    /// Mean test accuracy on the old intents after enrolment.
-    pub old: f64,
-    /// Mean test accuracy on all intents.
+    /// Mean test accuracy on the old intents after enrolment (`None` as in [`EnrolResult`]).
+    pub old: Option<f64>,
+    /// Mean test accuracy on the old and new intents together.
     pub all: f64,
-    /// Test accuracy on the old intents before enrolment.
-    pub old_before: f64,
+    /// Test accuracy on the old intents before enrolment (`None` as in [`EnrolResult`]).
+    pub old_before: Option<f64>,
     /// Runs in which the device kept the imprinted head.
     pub rolled_back: usize,
     /// The individual runs (selection seeds 0, 1, …).
@@ -56,12 +56,15 @@ impl EnrolSummary {
     pub fn of(k: usize, runs: Vec<EnrolResult>) -> Self {
         let n = runs.len().max(1) as f64;
         let mean = |f: fn(&EnrolResult) -> f64| runs.iter().map(f).sum::<f64>() / n;
+        let mean_opt = |f: fn(&EnrolResult) -> Option<f64>| {
+            runs.iter().map(f).sum::<Option<f64>>().map(|s| s / n)
+        };
         Self {
             k,
             new: mean(|r| r.new),
-            old: mean(|r| r.old),
+            old: mean_opt(|r| r.old),
             all: mean(|r| r.all),
-            old_before: mean(|r| r.old_before),
+            old_before: mean_opt(|r| r.old_before),
             rolled_back: runs.iter().filter(|r| r.rolled_back).count(),
             runs,
         }
