@@ -7,6 +7,8 @@
 # Env:   HONE_CACHE (default ~/.cache/hone): where the model is downloaded (outside the repo)
 #        CLINC (default /work/shared/data/clinc150/data_full.json)
 #        PERCENTILE (default 100), CALIB_LIMIT (default 1000), JOBS (default 2)
+#        FUSE (default all): which residual blocks use the fused FC + add + LayerNorm op
+#        (all, ffn, attention, none; none = format v1 ops only, for comparison)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 CACHE="${HONE_CACHE:-$HOME/.cache/hone}"
@@ -21,11 +23,11 @@ if [ ! -f "$MODEL_DIR/model.safetensors" ]; then
 fi
 cargo build --release -q -p hone-cli
 HONE=target/release/hone
-BLOB="$DIR/all-MiniLM-L6-v2.hone"
-$HONE export --checkpoint "$MODEL_DIR" --pooling mean --max-len 64 \
+BLOB="$DIR/all-MiniLM-L6-v2-${FUSE:-all}.hone"
+$HONE export --checkpoint "$MODEL_DIR" --pooling mean --max-len 64 --fuse "${FUSE:-all}" \
   --calibration "$CLINC" --calibration-split train \
   --calibration-limit "${CALIB_LIMIT:-1000}" --percentile "${PERCENTILE:-100}" \
   --name all-MiniLM-L6-v2 -o "$BLOB"
-$HONE inspect "$BLOB" --seq-len 12 | tail -1
+$HONE inspect "$BLOB" --seq-len 12 | grep "^flash"
 $HONE verify "$BLOB" --reference "$MODEL_DIR" --data "$CLINC" --split test \
   --jobs "${JOBS:-2}" --min-cosine 0.98 "$@"

@@ -69,8 +69,8 @@ pub fn analyse(
         .map(|n| (n.to_string(), score(Some(n), &[])))
         .collect();
     rows.push(("*all*".into(), score(None, &[])));
-    // What keeping the pre-LayerNorm sums in float (a fused FC + residual + LayerNorm op)
-    // would recover.
+    // What keeping the pre-LayerNorm sums in float recovers: the FFN block only, or both
+    // blocks (what `hone export --fuse ffn` / `--fuse all` do with `FcAddNorm`).
     rows.push(("*all but ff2,res2*".into(), score(None, &[".ff2", ".res2"])));
     let pre_ln = [".ff2", ".res2", ".attn_out", ".res1"];
     rows.push(("*all but pre-LN*".into(), score(None, &pre_ln)));
