@@ -118,7 +118,8 @@ for name, ok in checks.items():
     print(("ok   " if ok else "FAIL ") + name)
 print(json.dumps({"full_head_acc": r["full_head_acc"], "five_shot_acc": r["five_shot_acc"],
                   "oos_recall": r["oos_recall"],
-                  "enrol": {run["enrol_domain"]: run["enrol"] for run in runs}}))
+                  "enrol_new": {run["enrol_domain"]: {k: v["new"] for k, v in run["enrol"].items()}
+                                for run in runs}}))
 failed = [name for name, ok in checks.items() if not ok]
 print("held-out domains: " + ("every check holds" if not failed else "FAILED " + "; ".join(failed)))
 sys.exit(1 if failed else 0)
