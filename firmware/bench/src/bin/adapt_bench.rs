@@ -1,7 +1,7 @@
 //! Instructions on Cortex-M4 (QEMU `-icount`) of on-device enrolment (`hone::adapt`) with the
 //! embedded model (`HONE_FW_MODEL`): 15 new intents × 5 cached feature vectors, imprinted and
-//! fine-tuned with the default [`TrainConfig`] (Adam, 30 epochs of batches of 8, hold-out of
-//! every 5th example, best-epoch rollback), against one forward pass (`Runner::classify`,
+//! fine-tuned with the default [`TrainConfig`] (Adam, 30 epochs of batches of 8, 3-fold
+//! cross-validation of the epoch count, then training on all examples), against one forward pass (`Runner::classify`,
 //! averaged over [`PROMPTS`]).
 //!
 //! Prints `metric adapt_<name>=<value>`: `forward` (instructions per classified prompt),
