@@ -114,52 +114,20 @@ pub fn fully_connected(
         return;
     }
     let w: &[i8] = bytemuck::cast_slice(weights);
-    let lo = match activation {
-        Activation::Relu => i32::from(out_zp),
-        Activation::None => -128,
+    // Kernel, bias and requantisation fused: `kernels::fully_connected_i8` (its portable
+    // definition is the former matvec + requantisation loop, row by row).
+    let q = kernels::Requant {
+        bias,
+        mults,
+        shifts,
+        out_zp,
+        lo: match activation {
+            Activation::Relu => out_zp,
+            Activation::None => -128,
+        },
     };
-    let mut acc = [0i32; FC_ROW_BLOCK];
     for (xr, or) in x.chunks_exact(in_cols).zip(out.chunks_exact_mut(out_cols)) {
-        for (b, ob) in or.chunks_mut(FC_ROW_BLOCK).enumerate() {
-            let r0 = b * FC_ROW_BLOCK;
-            let acc = &mut acc[..ob.len()];
-            let wb = w
-                .get(r0 * in_cols..(r0 + ob.len()) * in_cols)
-                .unwrap_or(&[]);
-            kernels::matvec_i8(xr, wb, acc);
-            let n = ob.len();
-            let params = (
-                bias.get(r0 * 4..(r0 + n) * 4),
-                mults.get(r0 * 4..(r0 + n) * 4),
-                shifts.get(r0..r0 + n),
-            );
-            if let (Some(bb), Some(mb), Some(sb)) = params {
-                // Every validated model: the block's parameters read in step, without
-                // per-element bounds checks (same arithmetic as the general loop below).
-                let le = |b: &[u8]| b.first_chunk::<4>().map_or(0, |b| i32::from_le_bytes(*b));
-                let rows = ob.iter_mut().zip(acc.iter());
-                let params = bb.chunks_exact(4).zip(mb.chunks_exact(4)).zip(sb);
-                for ((o, &a), ((b, m), &s)) in rows.zip(params) {
-                    let m = Multiplier {
-                        multiplier: le(m),
-                        shift: s as i8,
-                    };
-                    let v = mbqm(a.wrapping_add(le(b)), m).saturating_add(i32::from(out_zp));
-                    *o = v.clamp(lo, 127) as i8;
-                }
-                continue;
-            }
-            for (j, (o, &a)) in ob.iter_mut().zip(acc.iter()).enumerate() {
-                let r = r0 + j;
-                let m = Multiplier {
-                    multiplier: read_i32(mults, r),
-                    shift: shifts.get(r).map_or(0, |&s| s as i8),
-                };
-                let v =
-                    mbqm(a.wrapping_add(read_i32(bias, r)), m).saturating_add(i32::from(out_zp));
-                *o = v.clamp(lo, 127) as i8;
-            }
-        }
+        kernels::fully_connected_i8(xr, w, &q, or);
     }
 }
 

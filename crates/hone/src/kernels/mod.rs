@@ -46,7 +46,7 @@ fn optimised() -> bool {
     return true;
 }
 
-/// Which implementation [`matvec_i8`] and [`matmul_i8`] use on this target: `"arm-dsp"` or
+/// Which implementation [`matvec_i8`], [`matmul_i8`] and [`fully_connected_i8`] use on this target: `"arm-dsp"` or
 /// `"portable"`.
 pub const BACKEND: &str = if cfg!(hone_dsp) {
     "arm-dsp"
@@ -78,6 +78,63 @@ pub fn matvec_i8(x: &[i8], w: &[i8], acc: &mut [i32]) {
 /// than Thumb-2 inline assembly can have.
 pub fn matmul_i8(x: &[i8], w: &[i8], cols: usize, rows: usize, out: &mut [i32]) {
     portable::matmul_with(x, w, cols, rows, out, matvec_i8);
+}
+
+/// Output requantisation of a fully connected layer (TFLite int8), with the parameters
+/// borrowed from the model blob (little-endian, read in place).
+///
+/// Row `r` maps its accumulator `acc` to
+/// `clamp(MBQM(acc + bias[r], mults[r], shifts[r]) + out_zp, lo, 127)` (MBQM:
+/// [`crate::quant::multiply_by_quantized_multiplier`]; the sums wrap/saturate exactly as
+/// there); parameters past the end of a slice read as 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requant<'p> {
+    /// Bias per output row, `i32` little-endian.
+    pub bias: &'p [u8],
+    /// Q31 multiplier per output row, `i32` little-endian.
+    pub mults: &'p [u8],
+    /// Shift per output row, `i8` (positive: left).
+    pub shifts: &'p [u8],
+    /// Output zero point.
+    pub out_zp: i8,
+    /// Lowest output code: the zero point after a ReLU, else −128.
+    pub lo: i8,
+}
+
+impl Requant<'_> {
+    /// Output code of row `r` for the accumulator `acc` (the definition).
+    #[inline]
+    pub fn apply(&self, r: usize, acc: i32) -> i8 {
+        let word = |b: &[u8]| {
+            b.get(4 * r..4 * r + 4)
+                .and_then(|b| b.first_chunk::<4>())
+                .map_or(0, |b| i32::from_le_bytes(*b))
+        };
+        let m = crate::format::Multiplier {
+            multiplier: word(self.mults),
+            shift: self.shifts.get(r).map_or(0, |&s| s as i8),
+        };
+        let v =
+            crate::quant::multiply_by_quantized_multiplier(acc.wrapping_add(word(self.bias)), m)
+                .saturating_add(i32::from(self.out_zp));
+        v.clamp(i32::from(self.lo), 127) as i8
+    }
+}
+
+/// Fully connected layer on one input row with its output requantisation:
+/// `out[r] = q.apply(r, Σ_c x[c] · w[r · cols + c])`, `cols = x.len()`, for every row `r` of
+/// `out` (a row for which `w` holds no complete row has the sum 0).
+///
+/// Same results as [`portable::fully_connected_i8`], the definition. On `thumbv7em` the
+/// four-row DSP kernel returns its sums in registers and requantises them at once (no
+/// accumulator buffer, no per-output bounds checks).
+#[inline]
+pub fn fully_connected_i8(x: &[i8], w: &[i8], q: &Requant<'_>, out: &mut [i8]) {
+    #[cfg(hone_dsp)]
+    if optimised() {
+        return arm_dsp::fully_connected_i8(x, w, q, out);
+    }
+    portable::fully_connected_i8(x, w, q, out);
 }
 
 #[cfg(test)]

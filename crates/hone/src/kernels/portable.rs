@@ -26,6 +26,26 @@ pub fn matvec_i8(x: &[i8], w: &[i8], acc: &mut [i32]) {
     }
 }
 
+/// Fully connected layer on one input row with its output requantisation:
+/// `out[r] = q.apply(r, Σ_c x[c] · w[r · cols + c])` with `cols = x.len()` and the sum
+/// wrapping as in [`matvec_i8`]; a row `r` for which `w` holds no complete row (and every row
+/// when `cols == 0`) has the sum 0.
+pub fn fully_connected_i8(x: &[i8], w: &[i8], q: &super::Requant<'_>, out: &mut [i8]) {
+    let cols = x.len();
+    for (r, o) in out.iter_mut().enumerate() {
+        let row = r
+            .checked_mul(cols)
+            .and_then(|start| w.get(start..start.checked_add(cols)?));
+        let acc = match row {
+            Some(row) if cols > 0 => row.iter().zip(x).fold(0i32, |s, (&wv, &xv)| {
+                s.wrapping_add(i32::from(wv) * i32::from(xv))
+            }),
+            _ => 0,
+        };
+        *o = q.apply(r, acc);
+    }
+}
+
 /// Int8 matrix product of `L` input rows with one weight matrix:
 /// `out[l · rows + r] = Σ_c x[l · cols + c] · w[r · cols + c]`.
 ///

@@ -2,7 +2,7 @@
 
 extern crate std;
 
-use super::{matmul_i8, matvec_i8, portable};
+use super::{fully_connected_i8, matmul_i8, matvec_i8, portable, Requant};
 use std::{vec, vec::Vec};
 
 /// xorshift32: deterministic pseudo-random shapes and values.
@@ -136,5 +136,92 @@ fn matmul_is_matvec_per_input_row() {
         let mut port = vec![i32::MAX; out.len()];
         portable::matmul_i8(&x, &w, cols, rows, &mut port);
         assert_eq!(port, out);
+    }
+}
+
+/// TFLite's requantisation written independently in 64-bit arithmetic: high multiply rounded
+/// half up (saturating), then a rounding shift half away from zero.
+fn reference_requant(acc: i32, bias: i32, mult: i32, shift: i8, zp: i8, lo: i8) -> i8 {
+    let left = i32::from(shift).clamp(0, 31);
+    let right = (-i32::from(shift)).clamp(0, 31);
+    let x = i64::from(acc.wrapping_add(bias).wrapping_mul(1 << left));
+    let high = if x == i64::from(i32::MIN) && mult == i32::MIN {
+        i64::from(i32::MAX)
+    } else {
+        (x * i64::from(mult) + (1 << 30)).div_euclid(1 << 31)
+    };
+    let p = 1i64 << right;
+    let q = high.div_euclid(p);
+    let r = high.rem_euclid(p);
+    // Half away from zero: ties of negative values round down.
+    let v = if 2 * r > p || (2 * r == p && high >= 0) {
+        q + 1
+    } else {
+        q
+    };
+    (v + i64::from(zp)).clamp(i64::from(lo), 127) as i8
+}
+
+#[test]
+fn fully_connected_matches_reference_on_random_shapes_and_parameters() {
+    let mut rng = Rng(0x0bad_cafe);
+    for case in 0..600 {
+        let cols = rng.below(70);
+        let rows = rng.below(13);
+        let mut x = vec![0i8; cols];
+        let mut w = vec![0i8; rows * cols];
+        rng.fill(&mut x);
+        rng.fill(&mut w);
+        let word = |rng: &mut Rng| match rng.below(6) {
+            0 => i32::MIN,
+            1 => i32::MAX,
+            2 => (1 << 30) | (rng.next() >> 2) as i32,
+            _ => rng.next() as i32,
+        };
+        let bias: Vec<u8> = (0..rows)
+            .flat_map(|_| word(&mut rng).to_le_bytes())
+            .collect();
+        let mults: Vec<u8> = (0..rows)
+            .flat_map(|_| word(&mut rng).to_le_bytes())
+            .collect();
+        let shifts: Vec<u8> = (0..rows)
+            .map(|_| match rng.below(3) {
+                0 => rng.next() as u8,
+                _ => (-(rng.below(14) as i8)) as u8,
+            })
+            .collect();
+        let (zp, lo) = (rng.next() as i8, [-128, rng.next() as i8][rng.below(2)]);
+        // Sometimes short parameter slices (rows past them read their parameters as 0).
+        let cut = |v: &[u8], rng: &mut Rng| v[..v.len() - rng.below(v.len() as u32 + 1)].to_vec();
+        let (bias, mults, shifts) = if case % 7 == 0 {
+            (
+                cut(&bias, &mut rng),
+                cut(&mults, &mut rng),
+                cut(&shifts, &mut rng),
+            )
+        } else {
+            (bias, mults, shifts)
+        };
+        let q = Requant {
+            bias: &bias,
+            mults: &mults,
+            shifts: &shifts,
+            out_zp: zp,
+            lo,
+        };
+        let mut out = vec![0x55i8; rows];
+        fully_connected_i8(&x, &w, &q, &mut out);
+        let acc = reference(&x, &w, rows);
+        let param = |b: &[u8], r: usize| {
+            b.get(4 * r..4 * r + 4)
+                .map_or(0, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let want: Vec<i8> = (0..rows)
+            .map(|r| {
+                let s = shifts.get(r).map_or(0, |&s| s as i8);
+                reference_requant(acc[r], param(&bias, r), param(&mults, r), s, zp, lo)
+            })
+            .collect();
+        assert_eq!(out, want, "case {case} cols {cols} rows {rows}");
     }
 }

@@ -219,9 +219,10 @@ fn fc_macs(model: &Model<'_>, tokens: usize) -> u64 {
 }
 
 /// Kinds of op, as named in the `model_op_<kind>_*` metrics.
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 9] = [
     "embedding",
     "fully_connected",
+    "fc_add_norm",
     "add",
     "layer_norm",
     "lut",
@@ -234,12 +235,13 @@ fn kind(op: &Op<'_>) -> usize {
     match op {
         Op::Embedding { .. } => 0,
         Op::FullyConnected { .. } => 1,
-        Op::Add { .. } => 2,
-        Op::LayerNorm { .. } => 3,
-        Op::Lut { .. } => 4,
-        Op::Attention { .. } => 5,
-        Op::Pool { .. } => 6,
-        _ => 7,
+        Op::FcAddNorm { .. } => 2,
+        Op::Add { .. } => 3,
+        Op::LayerNorm { .. } => 4,
+        Op::Lut { .. } => 5,
+        Op::Attention { .. } => 6,
+        Op::Pool { .. } => 7,
+        _ => 8,
     }
 }
 
@@ -309,7 +311,7 @@ fn bench_model(model: &Model<'_>, meter: &mut Meter<CmsdkTimer0>) -> i32 {
             let observed = digest(&runner.classify_observed(text, |i, done| {
                 let now = clock.ticks();
                 if done {
-                    let k = usize::from(kinds.get(i).copied().unwrap_or(7));
+                    let k = usize::from(kinds.get(i).copied().unwrap_or(8));
                     buckets[k] += now - start;
                 } else {
                     start = now;

@@ -1,4 +1,6 @@
-//! Bit-exactness of `hone::kernels` against `hone::kernels::portable` on Cortex-M4.
+//! Bit-exactness of `hone::kernels` against `hone::kernels::portable` on Cortex-M4:
+//! matrix-vector products, matrix products and fully connected layers with their
+//! requantisation.
 #![no_std]
 #![no_main]
 
@@ -13,6 +15,8 @@ const WRAP_COLS: usize = 1 << 17;
 /// Buffer sizes: three rows of the widest case plus 3 bytes of misalignment.
 const XN: usize = WRAP_COLS + 8;
 const WN: usize = 3 * WRAP_COLS + 16;
+/// Fully connected cases.
+const FC_CASES: u32 = 2000;
 /// Most output rows in one case.
 const MAX_ROWS: usize = 40;
 
@@ -90,6 +94,70 @@ fn main() -> ! {
                 l,
                 cols,
                 rows
+            );
+        }
+    }
+    // Fully connected with requantisation: inputs up to 1100 columns (extended once up to
+    // 512, on the fly beyond), any parameters (extreme multipliers and biases, every shift),
+    // sometimes short weight or parameter slices.
+    let mut params = [0u8; 9 * MAX_ROWS];
+    for case in 0..FC_CASES {
+        let cols = match case % 3 {
+            0 => rng.below(1100),
+            _ => rng.below(80),
+        };
+        let rows = rng.below(MAX_ROWS);
+        let (xo, wo) = (rng.below(4), rng.below(4));
+        let short = if rng.below(8) == 0 {
+            rng.below(cols + 1)
+        } else {
+            0
+        };
+        let x = &mut xb[xo..xo + cols];
+        let w = &mut wb[wo..wo + (rows * cols).saturating_sub(short)];
+        rng.fill(x);
+        rng.fill(w);
+        for (i, p) in params.iter_mut().enumerate() {
+            let r = rng.next_u32();
+            *p = match (i < 8 * MAX_ROWS, rng.below(8)) {
+                // Multipliers and biases: i32::MIN/MAX bytes sometimes.
+                (true, 0) => 0x80,
+                (true, 1) => 0x7f,
+                (true, 2) => 0,
+                // Shifts: usually -13..=0, sometimes any i8.
+                (false, 0..=5) => (-((r % 14) as i8)) as u8,
+                _ => r.to_le_bytes()[3],
+            };
+        }
+        let (bias, rest) = params.split_at(4 * MAX_ROWS);
+        let (mults, shifts) = rest.split_at(4 * MAX_ROWS);
+        let cut = if rng.below(8) == 0 {
+            rng.below(rows + 1)
+        } else {
+            0
+        };
+        let q = kernels::Requant {
+            bias: &bias[..4 * (rows - cut)],
+            mults: &mults[..4 * rows],
+            shifts: &shifts[..rows],
+            out_zp: rng.next_u32() as i8,
+            lo: if rng.below(2) == 0 {
+                -128
+            } else {
+                rng.next_u32() as i8
+            },
+        };
+        let (mut got, mut want) = ([0x5a_i8; MAX_ROWS], [-0x5a_i8; MAX_ROWS]);
+        let (got, want) = (&mut got[..rows], &mut want[..rows]);
+        kernels::fully_connected_i8(x, w, &q, got);
+        portable::fully_connected_i8(x, w, &q, want);
+        if got == want {
+            passed += 1;
+        } else {
+            failed += 1;
+            defmt::error!(
+                "kernel-check: fully connected case {=u32} cols {=usize} rows {=usize} short {=usize} cut {=usize} FAIL: {} != {}",
+                case, cols, rows, short, cut, got, want
             );
         }
     }
