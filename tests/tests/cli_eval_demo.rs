@@ -111,3 +111,59 @@ fn eval_reports_heads_and_omits_what_the_data_lacks() {
     assert!(v["enrol"].as_object().unwrap().is_empty(), "{v:#}");
     assert!(v["oos_recall"].is_null(), "{v:#}");
 }
+
+#[test]
+fn eval_enrols_one_domain_of_a_data_set_the_head_has_never_seen() {
+    // Like tests/data/heldout-intents: every intent is new to the model's head; enrolling one
+    // domain scores only its prompts (the other domain's are neither old nor enrolled), and
+    // old-intent accuracy is null rather than 0.
+    let dir = fixtures::scratch_dir("cli-eval-heldout");
+    let model = exported(&dir);
+    let intents: [(&str, &[&str]); 4] = [
+        ("question", &["what", "is"]),
+        ("request", &["can", "you", "please"]),
+        ("switch", &["turn", "on", "off"]),
+        ("setting", &["set", "for", "me"]),
+    ];
+    let mut rng = XorShift(5);
+    let mut split = |n: usize| -> Vec<Value> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            for (name, words) in &intents {
+                let len = 2 + rng.next_u32() as usize % 3;
+                let p: Vec<&str> = (0..len)
+                    .map(|_| words[rng.next_u32() as usize % words.len()])
+                    .collect();
+                out.push(json!([p.join(" "), name]));
+            }
+        }
+        out
+    };
+    let full = json!({"train": split(10), "val": split(3), "test": split(5)});
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("data_full.json"), full.to_string()).unwrap();
+    let domains = json!({"asking": ["question", "request"], "control": ["switch", "setting"]});
+    std::fs::write(data.join("domains.json"), domains.to_string()).unwrap();
+    let out = ok(&[
+        "eval",
+        "--data",
+        data.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--enrol-domain",
+        "asking",
+        "--only-enrol",
+        "--seeds",
+        "1",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    for k in ["k5", "k10"] {
+        let e = &v["enrol"][k];
+        assert!(e["old"].is_null() && e["old_before"].is_null(), "{v:#}");
+        // Scoring the `control` prompts as failed new intents would cap this at 0.5.
+        assert!(e["new"].as_f64().unwrap() > 0.5, "{v:#}");
+        assert_eq!(e["new"], e["all"], "{v:#}");
+    }
+}
