@@ -375,16 +375,10 @@ pub fn l2_normalize(v: &mut [f32]) {
     }
 }
 
-/// `logits[c] = Σ_f W[c][f] · x[f] + b[c]` with f32 LE weights borrowed from the blob.
+/// `logits[c] = b[c] + Σ_f W[c][f] · x[f]` with f32 LE weights borrowed from the blob
+/// ([`kernels::head_logits`]).
 pub fn head_logits(weights: &[u8], bias: &[u8], x: &[f32], logits: &mut [f32]) {
-    let f = x.len();
-    for (c, l) in logits.iter_mut().enumerate() {
-        let mut acc = read_f32(bias, c);
-        for (j, &xv) in x.iter().enumerate() {
-            acc += read_f32(weights, c * f + j) * xv;
-        }
-        *l = acc;
-    }
+    kernels::head_logits(weights, bias, x, logits);
 }
 
 /// In-place numerically stable log-softmax: `v[i] ← v[i] − max − ln Σ exp(v − max)`.

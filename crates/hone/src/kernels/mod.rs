@@ -18,7 +18,7 @@ mod arm_dsp;
 pub mod portable;
 
 /// Set by [`use_portable`]: the entry points run the portable definitions.
-#[cfg(all(hone_dsp, feature = "bench"))]
+#[cfg(feature = "bench")]
 static PORTABLE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// Benchmarks only (feature `bench`): from now on the entry points of this module run
@@ -30,20 +30,24 @@ static PORTABLE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool
 /// have the portable kernels.
 #[cfg(feature = "bench")]
 pub fn use_portable(portable: bool) {
-    #[cfg(hone_dsp)]
     PORTABLE.store(portable, core::sync::atomic::Ordering::Relaxed);
-    #[cfg(not(hone_dsp))]
-    let _ = portable;
 }
 
-/// Whether the optimised kernels run (false after `use_portable(true)`).
-#[cfg(hone_dsp)]
+/// Whether the optimised entry points run (false after `use_portable(true)`); for the
+/// kernels optimised on every target ([`head_logits`]).
 #[inline(always)]
-fn optimised() -> bool {
+fn selected() -> bool {
     #[cfg(feature = "bench")]
     return !PORTABLE.load(core::sync::atomic::Ordering::Relaxed);
     #[cfg(not(feature = "bench"))]
     return true;
+}
+
+/// Whether the DSP kernels run (false after `use_portable(true)`).
+#[cfg(hone_dsp)]
+#[inline(always)]
+fn optimised() -> bool {
+    selected()
 }
 
 /// Which implementation [`matvec_i8`], [`matmul_i8`] and [`fully_connected_i8`] use on this target: `"arm-dsp"` or
@@ -135,6 +139,66 @@ pub fn fully_connected_i8(x: &[i8], w: &[i8], q: &Requant<'_>, out: &mut [i8]) {
         return arm_dsp::fully_connected_i8(x, w, q, out);
     }
     portable::fully_connected_i8(x, w, q, out);
+}
+
+/// Float head: `logits[c] = bias[c] + Σ_j w[c·f + j] · x[j]` with `f = x.len()`, summed in
+/// order `j = 0, 1, …` in f32 (a multiply then an add: no fused multiply-add), weights and
+/// biases read in place as little-endian f32 (entries past the end of either read as 0).
+///
+/// Same results as [`portable::head_logits`], the definition: the optimised path (every
+/// target) reads each complete row as `f32`s without per-element bounds checks, four products
+/// per step, in the same order; incomplete rows take the definition's path.
+#[inline]
+pub fn head_logits(weights: &[u8], bias: &[u8], x: &[f32], logits: &mut [f32]) {
+    if !selected() {
+        return portable::head_logits(weights, bias, x, logits);
+    }
+    let f = x.len();
+    let row_bytes = f.checked_mul(4);
+    for (c, l) in logits.iter_mut().enumerate() {
+        let row = row_bytes.and_then(|n| {
+            let start = c.checked_mul(n)?;
+            weights.get(start..start.checked_add(n)?)
+        });
+        *l = match row {
+            Some(row) => row_dot(read_f32(bias, c), row, x),
+            None => portable::head_logit(weights, bias, x, c),
+        };
+    }
+}
+
+/// `acc + Σ_j w[j] · x[j]` (`w`: little-endian f32 bytes, any alignment), accumulated in
+/// order, four terms per step.
+#[inline(always)]
+fn row_dot(mut acc: f32, w: &[u8], x: &[f32]) -> f32 {
+    let (w16, x4) = (w.chunks_exact(16), x.chunks_exact(4));
+    let (wr, xr) = (w16.remainder(), x4.remainder());
+    let le = |w: &[u8; 16], k: usize| {
+        f32::from_le_bytes([w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3]])
+    };
+    for (w, x) in w16.zip(x4) {
+        if let (Some(w), Some(x)) = (w.first_chunk::<16>(), x.first_chunk::<4>()) {
+            acc += le(w, 0) * x[0];
+            acc += le(w, 1) * x[1];
+            acc += le(w, 2) * x[2];
+            acc += le(w, 3) * x[3];
+        }
+    }
+    for (w, &x) in wr.chunks_exact(4).zip(xr) {
+        if let Some(w) = w.first_chunk::<4>() {
+            acc += f32::from_le_bytes(*w) * x;
+        }
+    }
+    acc
+}
+
+/// The `i`-th little-endian f32 of `bytes` (0.0 past the end).
+#[inline]
+fn read_f32(bytes: &[u8], i: usize) -> f32 {
+    i.checked_mul(4)
+        .and_then(|s| bytes.get(s..s.checked_add(4)?))
+        .and_then(|b| b.first_chunk::<4>())
+        .map_or(0.0, |b| f32::from_le_bytes(*b))
 }
 
 #[cfg(test)]

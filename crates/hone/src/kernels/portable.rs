@@ -79,3 +79,32 @@ pub(super) fn matmul_with<F: Fn(&[i8], &[i8], &mut [i32])>(
         rest.fill(0);
     }
 }
+
+/// Float head logits: `logits[c] = bias[c] + Σ_j w[c·f + j] · x[j]` with `f = x.len()`,
+/// summed in order `j = 0, 1, …` in f32 (multiply, then add), weights and biases read as
+/// little-endian f32 (0.0 past the end of either).
+pub fn head_logits(weights: &[u8], bias: &[u8], x: &[f32], logits: &mut [f32]) {
+    for (c, l) in logits.iter_mut().enumerate() {
+        *l = head_logit(weights, bias, x, c);
+    }
+}
+
+/// Logit `c` of [`head_logits`].
+pub fn head_logit(weights: &[u8], bias: &[u8], x: &[f32], c: usize) -> f32 {
+    let f = x.len();
+    let mut acc = read_f32(bias, c);
+    for (j, &xv) in x.iter().enumerate() {
+        acc += read_f32(weights, c.wrapping_mul(f).wrapping_add(j)) * xv;
+    }
+    acc
+}
+
+/// The `i`-th little-endian f32 of `bytes` (0.0 past the end; the index arithmetic wraps,
+/// as the runtime's release builds always did).
+fn read_f32(bytes: &[u8], i: usize) -> f32 {
+    let s = i.wrapping_mul(4);
+    match bytes.get(s..s.wrapping_add(4)) {
+        Some(b) => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        None => 0.0,
+    }
+}

@@ -2,7 +2,7 @@
 
 extern crate std;
 
-use super::{fully_connected_i8, matmul_i8, matvec_i8, portable, Requant};
+use super::{fully_connected_i8, head_logits, matmul_i8, matvec_i8, portable, Requant};
 use std::{vec, vec::Vec};
 
 /// xorshift32: deterministic pseudo-random shapes and values.
@@ -223,5 +223,51 @@ fn fully_connected_matches_reference_on_random_shapes_and_parameters() {
             })
             .collect();
         assert_eq!(out, want, "case {case} cols {cols} rows {rows}");
+    }
+}
+
+#[test]
+fn head_logits_is_bit_exact_with_its_definition() {
+    let mut rng = Rng(0x5151_7777);
+    let f32s = |rng: &mut Rng, n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| match rng.below(40) {
+                0 => f32::NAN,
+                1 => f32::INFINITY,
+                2 => -0.0,
+                _ => (rng.next() as i32 as f32) / 1e9,
+            })
+            .collect()
+    };
+    for case in 0..400 {
+        let (f, classes) = (rng.below(70), rng.below(20));
+        let x = f32s(&mut rng, f);
+        let w: Vec<u8> = f32s(&mut rng, f * classes)
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let b: Vec<u8> = f32s(&mut rng, classes)
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        // Short or misaligned weights sometimes (both paths of the optimised kernel).
+        let mut buf = vec![0u8; 4 + w.len()];
+        let off = if case % 3 == 0 { 1 } else { 4 };
+        buf[off..off + w.len()].copy_from_slice(&w);
+        let short = if case % 5 == 0 {
+            rng.below(w.len() as u32 + 1)
+        } else {
+            0
+        };
+        let w = &buf[off..off + w.len() - short];
+        let (mut got, mut want) = (vec![1.0f32; classes], vec![2.0f32; classes]);
+        head_logits(w, &b, &x, &mut got);
+        portable::head_logits(w, &b, &x, &mut want);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&got),
+            bits(&want),
+            "case {case} f {f} classes {classes}"
+        );
     }
 }

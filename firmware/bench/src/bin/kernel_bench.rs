@@ -257,6 +257,31 @@ fn digest(p: &hone::Prediction<'_>) -> (usize, u32) {
     (p.label, h)
 }
 
+/// Most classes of a benchmarked model's head.
+const MAX_HEAD: usize = 4096;
+
+/// Instructions of the head's logits and of the log-softmax on `text`'s features (the part
+/// of an inference after the op loop), with the kernels currently selected.
+fn time_head(
+    model: &Model<'_>,
+    runner: &mut Runner<'_, '_, '_>,
+    text: &str,
+    meter: &mut Meter<CmsdkTimer0>,
+) -> (u64, u64) {
+    let Some((weights, bias)) = model.ops().find_map(|op| match op {
+        Op::Head { weights, bias, .. } => Some((weights, bias)),
+        _ => None,
+    }) else {
+        return (0, 0);
+    };
+    let mut logits = [0f32; MAX_HEAD];
+    let logits = &mut logits[..model.num_classes().min(MAX_HEAD)];
+    let features = runner.features(text);
+    let ((), a) = meter.measure(|| hone::ops::head_logits(weights, bias, features, logits));
+    let ((), b) = meter.measure(|| hone::ops::log_softmax(black_box(&mut *logits)));
+    (a, b)
+}
+
 /// Whole inference per prompt, portable then DSP kernels (identical results required), and
 /// the same again timed op by op.
 fn bench_model(model: &Model<'_>, meter: &mut Meter<CmsdkTimer0>) -> i32 {
@@ -289,6 +314,8 @@ fn bench_model(model: &Model<'_>, meter: &mut Meter<CmsdkTimer0>) -> i32 {
     let (mut tokenize, mut macs, mut tokens) = (0u64, 0u64, 0u64);
     // [portable, dsp]
     let mut whole = [0u64; 2];
+    // The head after the encoder (outside the op loop): logits, then log-softmax.
+    let (mut head_logits, mut log_softmax) = ([0u64; 2], [0u64; 2]);
     let mut per_kind = [[0u64; KINDS.len()]; 2];
     let mut observed_whole = [0u64; 2];
     let mut failed = false;
@@ -301,6 +328,9 @@ fn bench_model(model: &Model<'_>, meter: &mut Meter<CmsdkTimer0>) -> i32 {
         let mut this = [0u64; 2];
         for (mode, portable) in [true, false].into_iter().enumerate() {
             kernels::use_portable(portable);
+            let (logits, softmax) = time_head(model, &mut runner, text, meter);
+            head_logits[mode] += logits;
+            log_softmax[mode] += softmax;
             let (d, w) = meter.measure(|| digest(&runner.classify(black_box(text))));
             whole[mode] += w;
             this[mode] = w;
@@ -339,6 +369,10 @@ fn bench_model(model: &Model<'_>, meter: &mut Meter<CmsdkTimer0>) -> i32 {
     metric("model_prompts", PROMPTS.len() as u64);
     metric("model_tokens", tokens);
     metric("model_tokenize", tokenize);
+    metric("model_head_logits_portable", head_logits[0]);
+    metric("model_head_logits_dsp", head_logits[1]);
+    metric("model_log_softmax_portable", log_softmax[0]);
+    metric("model_log_softmax_dsp", log_softmax[1]);
     metric("model_fc_macs", macs);
     metric("model_portable", whole[0]);
     metric("model_dsp", whole[1]);
