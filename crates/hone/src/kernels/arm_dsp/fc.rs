@@ -1,0 +1,455 @@
+//! The fully connected op on ARMv7E-M: 4-row tiles of the DSP kernel whose sums are
+//! requantised in registers (see the parent module's documentation). Every function returns
+//! exactly what [`crate::kernels::portable::fully_connected_i8`] returns.
+
+use core::arch::asm;
+
+use super::{row1, TILE};
+use crate::kernels::Requant;
+
+/// Widest input row [`fully_connected_i8`] sign-extends once into a stack buffer (1 KiB);
+/// wider rows are extended on the fly, as in [`rows4`].
+const EXT_COLS: usize = 512;
+
+/// [`crate::kernels::portable::fully_connected_i8`], with the DSP extension.
+///
+/// Four output rows at a time: [`tile4_ext`] (input extended once per call, 21 instructions
+/// per 16 multiply-accumulates) or [`tile4`] (wider inputs, 23; see `step_rows4!` in the parent module), whose four sums come back in
+/// registers and are requantised at once by [`requant`] (25 instructions per output, no
+/// branch). The last `rows % 4` rows use [`row1`]; rows whose parameters are missing (never in
+/// a validated model) take the definition's path.
+pub(in crate::kernels) fn fully_connected_i8(x: &[i8], w: &[i8], q: &Requant<'_>, out: &mut [i8]) {
+    let cols = x.len();
+    let full_rows = w.len().checked_div(cols).map_or(0, |n| n.min(out.len()));
+    let with_params = full_rows
+        .min(q.bias.len() / 4)
+        .min(q.mults.len() / 4)
+        .min(q.shifts.len());
+    let tiles = with_params / TILE;
+    let mut buf = core::mem::MaybeUninit::<[u32; EXT_COLS / 2]>::uninit();
+    let ext = if cols <= EXT_COLS {
+        Some(extend(x, &mut buf))
+    } else {
+        None
+    };
+    // Parameters of tile t: bias and multipliers at byte 16t, shifts at byte 4t (every
+    // tiled row has them: `4·tiles ≤ with_params`).
+    let p = Params {
+        bias: q.bias.as_ptr(),
+        mults: q.mults.as_ptr(),
+        shifts: q.shifts.as_ptr(),
+        zp: i32::from(q.out_zp),
+        floor: i32::from(q.lo),
+    };
+    let rows = w
+        .chunks_exact(TILE * cols.max(1))
+        .zip(out.chunks_exact_mut(TILE));
+    for (t, (wt, o)) in rows.take(tiles).enumerate() {
+        let [a0, a1, a2, a3] = match ext {
+            Some(e) => tile4_ext(e, x, wt),
+            None => tile4(x, wt),
+        };
+        let Some(o) = o.first_chunk_mut::<TILE>() else {
+            continue;
+        };
+        let pt = p.at(t);
+        requant2::<0>(a0, a1, &pt, o);
+        requant2::<2>(a2, a3, &pt, o);
+    }
+    for (r, o) in out.iter_mut().enumerate().skip(TILE * tiles) {
+        // `r < full_rows`: row r lies within `w`, and `(r + 1)·cols` cannot overflow.
+        let acc = if r < full_rows {
+            w.get(r * cols..(r + 1) * cols)
+                .map_or(0, |row| row1(x, row))
+        } else {
+            0
+        };
+        *o = if r < with_params {
+            let s = q.shifts.get(r).map_or(0, |&s| s as i8);
+            requant(acc, word(q.bias, r), word(q.mults, r), s, q)
+        } else {
+            q.apply(r, acc)
+        };
+    }
+}
+
+/// Requantisation parameters of one tile, as pointers into the blob.
+#[derive(Clone, Copy)]
+struct Params {
+    bias: *const u8,
+    mults: *const u8,
+    shifts: *const u8,
+    zp: i32,
+    floor: i32,
+}
+
+impl Params {
+    /// The parameters of tile `t` (pointers moved on; dereferenced only by [`requant2`]).
+    #[inline(always)]
+    fn at(&self, t: usize) -> Self {
+        Self {
+            bias: self.bias.wrapping_add(4 * TILE * t),
+            mults: self.mults.wrapping_add(4 * TILE * t),
+            shifts: self.shifts.wrapping_add(TILE * t),
+            ..*self
+        }
+    }
+}
+
+/// [`requant`] of rows `K` and `K + 1` of a tile (`K` is 0 or 2), parameters loaded at
+/// constant offsets from `p` (a tile all of whose rows have parameters), outputs stored into
+/// `o[K]`, `o[K + 1]`. 58 instructions.
+#[inline(always)]
+fn requant2<const K: usize>(v0: i32, v1: i32, p: &Params, o: &mut [i8; TILE]) {
+    // SAFETY: reads the 4-byte bias and multiplier of rows K, K+1 at `p.bias + 4K`,
+    // `p.mults + 4K` (+4) and their shift bytes at `p.shifts + K` (+1): `p` is `Params::at`
+    // of a tile whose four rows have parameters (`fully_connected_i8` only tiles rows
+    // `< with_params`, which is bounded by every parameter slice). Writes `o[K]`, `o[K+1]`
+    // (`K + 1 < TILE`) of an exclusively borrowed array. Unaligned word loads are handled by
+    // ARMv7-M hardware. The arithmetic is `requant`'s, step for step.
+    unsafe {
+        asm!(
+            "ldr    {lo}, [{bp}, #{b0}]",
+            "add    {v0}, {v0}, {lo}",
+            "ldrsb  {hi}, [{sp_}, #{s0}]",
+            "usat   {l}, #5, {hi}",
+            "lsl    {v0}, {v0}, {l}",
+            "rsb    {l}, {hi}, #0",
+            "usat   {l}, #5, {l}",
+            "ldr    {m}, [{mp}, #{b0}]",
+            "smull  {lo}, {hi}, {v0}, {m}",
+            "adds   {lo}, {lo}, #0x40000000",
+            "adc    {hi}, {hi}, #0",
+            "qadd   {hi}, {hi}, {hi}",
+            "orr    {v0}, {hi}, {lo}, lsr #31",
+            "mov    {m}, #1",
+            "lsl    {m}, {m}, {l}",
+            "sub    {m}, {m}, #1",
+            "and    {lo}, {v0}, {m}",
+            "asr    {m}, {m}, #1",
+            "add    {m}, {m}, {v0}, lsr #31",
+            "asr    {v0}, {v0}, {l}",
+            "cmp    {lo}, {m}",
+            "it     gt",
+            "addgt  {v0}, {v0}, #1",
+            "qadd   {v0}, {v0}, {zp}",
+            "ssat   {v0}, #8, {v0}",
+            "cmp    {v0}, {floor}",
+            "it     lt",
+            "movlt  {v0}, {floor}",
+            "strb   {v0}, [{op}, #{s0}]",
+            "ldr    {lo}, [{bp}, #{b1}]",
+            "add    {v1}, {v1}, {lo}",
+            "ldrsb  {hi}, [{sp_}, #{s1}]",
+            "usat   {l}, #5, {hi}",
+            "lsl    {v1}, {v1}, {l}",
+            "rsb    {l}, {hi}, #0",
+            "usat   {l}, #5, {l}",
+            "ldr    {m}, [{mp}, #{b1}]",
+            "smull  {lo}, {hi}, {v1}, {m}",
+            "adds   {lo}, {lo}, #0x40000000",
+            "adc    {hi}, {hi}, #0",
+            "qadd   {hi}, {hi}, {hi}",
+            "orr    {v1}, {hi}, {lo}, lsr #31",
+            "mov    {m}, #1",
+            "lsl    {m}, {m}, {l}",
+            "sub    {m}, {m}, #1",
+            "and    {lo}, {v1}, {m}",
+            "asr    {m}, {m}, #1",
+            "add    {m}, {m}, {v1}, lsr #31",
+            "asr    {v1}, {v1}, {l}",
+            "cmp    {lo}, {m}",
+            "it     gt",
+            "addgt  {v1}, {v1}, #1",
+            "qadd   {v1}, {v1}, {zp}",
+            "ssat   {v1}, #8, {v1}",
+            "cmp    {v1}, {floor}",
+            "it     lt",
+            "movlt  {v1}, {floor}",
+            "strb   {v1}, [{op}, #{s1}]",
+            v0 = inout(reg) v0 => _,
+            v1 = inout(reg) v1 => _,
+            bp = in(reg) p.bias,
+            mp = in(reg) p.mults,
+            sp_ = in(reg) p.shifts,
+            op = in(reg) o.as_mut_ptr(),
+            zp = in(reg) p.zp,
+            floor = in(reg) p.floor,
+            l = out(reg) _,
+            lo = out(reg) _,
+            hi = out(reg) _,
+            m = out(reg) _,
+            b0 = const 4 * K,
+            b1 = const 4 * K + 4,
+            s0 = const K,
+            s1 = const K + 1,
+            options(nostack),
+        );
+    }
+}
+
+/// Little-endian `i32` number `k` of `b` (0 past the end).
+#[inline(always)]
+fn word(b: &[u8], k: usize) -> i32 {
+    b.get(4 * k..4 * k + 4)
+        .and_then(|b| b.first_chunk::<4>())
+        .map_or(0, |b| i32::from_le_bytes(*b))
+}
+
+/// [`Requant::apply`] for one output, branch-free: 25 instructions.
+#[inline(always)]
+fn requant(acc: i32, bias: i32, mult: i32, shift: i8, q: &Requant<'_>) -> i8 {
+    let v: i32;
+    // SAFETY: register-only arithmetic; no memory or stack access.
+    // - `left = clamp(shift, 0, 31)` and `right = clamp(−shift, 0, 31)` (USAT #5) as in
+    //   `multiply_by_quantized_multiplier`; `x · 2^left` wraps like `wrapping_mul`.
+    // - Saturating rounding doubling high multiply: `(x·m + 2^30) >> 31` from the 64-bit
+    //   product; doubling the high word with QADD saturates exactly in the one case where the
+    //   result does not fit (x = m = i32::MIN → i32::MAX), and equals a shift otherwise.
+    // - Rounding divide by 2^right as TFLite: `(v >> e) + (v & mask > (mask >> 1) + (v < 0))`.
+    // - `saturating_add(out_zp)` is QADD; `clamp(lo, 127)` is SSAT #8 then max with `lo`
+    //   (`lo` is an `i8`, so the two agree).
+    unsafe {
+        asm!(
+            "add    {v}, {v}, {bias}",
+            "usat   {l}, #5, {sh}",
+            "lsl    {v}, {v}, {l}",
+            "rsb    {l}, {sh}, #0",
+            "usat   {l}, #5, {l}",
+            "smull  {lo}, {hi}, {v}, {m}",
+            "adds   {lo}, {lo}, #0x40000000",
+            "adc    {hi}, {hi}, #0",
+            "qadd   {hi}, {hi}, {hi}",
+            "orr    {v}, {hi}, {lo}, lsr #31",
+            "mov    {m}, #1",
+            "lsl    {m}, {m}, {l}",
+            "sub    {m}, {m}, #1",
+            "and    {lo}, {v}, {m}",
+            "asr    {m}, {m}, #1",
+            "add    {m}, {m}, {v}, lsr #31",
+            "asr    {v}, {v}, {l}",
+            "cmp    {lo}, {m}",
+            "it     gt",
+            "addgt  {v}, {v}, #1",
+            "qadd   {v}, {v}, {zp}",
+            "ssat   {v}, #8, {v}",
+            "cmp    {v}, {floor}",
+            "it     lt",
+            "movlt  {v}, {floor}",
+            v = inout(reg) acc => v,
+            bias = in(reg) bias,
+            sh = in(reg) i32::from(shift),
+            m = inout(reg) mult => _,
+            zp = in(reg) i32::from(q.out_zp),
+            floor = in(reg) i32::from(q.lo),
+            l = out(reg) _,
+            lo = out(reg) _,
+            hi = out(reg) _,
+            options(pure, nomem, nostack),
+        );
+    }
+    v as i8
+}
+
+/// Sign-extends `x[0..cols & !3]` into `buf` for [`tile4_ext`]: per 4 input bytes two words,
+/// `SXTB16(x)` (bytes 0 and 2) then `SXTB16(x ROR 8)` (bytes 1 and 3). Returns the filled part.
+/// `x.len() ≤ EXT_COLS`.
+fn extend<'b>(x: &[i8], buf: &'b mut core::mem::MaybeUninit<[u32; EXT_COLS / 2]>) -> &'b [u32] {
+    let groups = (x.len() / 4).min(EXT_COLS / 4);
+    let out = buf.as_mut_ptr().cast::<u32>();
+    if groups > 0 {
+        // SAFETY: reads `x[0..4·groups]` (`4·groups ≤ x.len()`), writes `buf[0..2·groups]`
+        // (`2·groups ≤ EXT_COLS / 2`): both in bounds; `buf` is exclusively borrowed.
+        // Unaligned word loads of `x` are handled by ARMv7-M hardware.
+        unsafe {
+            asm!(
+                "2:",
+                "ldr    {a}, [{xp}], #4",
+                "sxtb16 {b}, {a}",
+                "sxtb16 {a}, {a}, ror #8",
+                "strd   {b}, {a}, [{op}], #8",
+                "subs   {n}, {n}, #1",
+                "bne    2b",
+                xp = inout(reg) x.as_ptr() => _,
+                op = inout(reg) out => _,
+                n = inout(reg) groups => _,
+                a = out(reg) _,
+                b = out(reg) _,
+                options(nostack),
+            );
+        }
+    }
+    // SAFETY: the first `2·groups` words were just written (a `u32` has no invalid values).
+    unsafe { core::slice::from_raw_parts(out, 2 * groups) }
+}
+
+/// One 4-column step for four rows on an extended input (21 instructions): `xp` points into
+/// the extended words, the rest as in `step_rows4`.
+macro_rules! step_rows4_ext {
+    () => {
+        concat!(
+            "ldrd   {xb}, {xa}, [{xp}], #8\n",
+            "ldr    {w}, [{b}, {s}]\n",
+            "sxtb16 {t}, {w}\n",
+            "sxtb16 {w}, {w}, ror #8\n",
+            "smlad  {a1}, {t}, {xb}, {a1}\n",
+            "smlad  {a1}, {w}, {xa}, {a1}\n",
+            "ldr    {w}, [{b}, {s}, lsl #1]\n",
+            "sxtb16 {t}, {w}\n",
+            "sxtb16 {w}, {w}, ror #8\n",
+            "smlad  {a2}, {t}, {xb}, {a2}\n",
+            "smlad  {a2}, {w}, {xa}, {a2}\n",
+            "ldr    {w}, [{b}, {s3}]\n",
+            "sxtb16 {t}, {w}\n",
+            "sxtb16 {w}, {w}, ror #8\n",
+            "smlad  {a3}, {t}, {xb}, {a3}\n",
+            "smlad  {a3}, {w}, {xa}, {a3}\n",
+            "ldr    {w}, [{b}], #4\n",
+            "sxtb16 {t}, {w}\n",
+            "sxtb16 {w}, {w}, ror #8\n",
+            "smlad  {a0}, {t}, {xb}, {a0}\n",
+            "smlad  {a0}, {w}, {xa}, {a0}\n",
+        )
+    };
+}
+
+/// The last `cols % 4` columns of a tile, one at a time (`xp` on the input bytes).
+macro_rules! tail_rows4 {
+    () => {
+        concat!(
+            "ands   {t}, {s}, #3\n",
+            "beq    6f\n",
+            "7:\n",
+            "ldrsb  {xa}, [{xp}], #1\n",
+            "ldrsb  {w}, [{b}, {s}]\n",
+            "smlabb {a1}, {xa}, {w}, {a1}\n",
+            "ldrsb  {w}, [{b}, {s}, lsl #1]\n",
+            "smlabb {a2}, {xa}, {w}, {a2}\n",
+            "ldrsb  {w}, [{b}, {s3}]\n",
+            "smlabb {a3}, {xa}, {w}, {a3}\n",
+            "ldrsb  {w}, [{b}], #1\n",
+            "smlabb {a0}, {xa}, {w}, {a0}\n",
+            "subs   {t}, {t}, #1\n",
+            "bne    7b\n",
+            "6:\n",
+        )
+    };
+}
+
+/// The four sums `Σ_c x[c] · w[r·cols + c]`, `r` in `0..4`, `cols = x.len()`, with the input
+/// extended in `ext` ([`extend`]); zeros unless `w` holds four rows and `ext` the input.
+#[inline(always)]
+fn tile4_ext(ext: &[u32], x: &[i8], w: &[i8]) -> [i32; 4] {
+    let cols = x.len();
+    if cols > EXT_COLS || w.len() < TILE * cols || ext.len() != 2 * (cols / 4) {
+        return [0; 4];
+    }
+    let (a0, a1, a2, a3): (i32, i32, i32, i32);
+    let e0 = ext.as_ptr();
+    // SAFETY: reads `ext[0..2·(cols/4)]`, `x[cols & !3..cols]` and `w[0..4·cols]` (bounds
+    // checked above); writes only a 16-byte frame below the stack pointer, restored before
+    // the end.
+    // - `xp` walks the extended words, 8 bytes per 4 columns, to `e0 + 2·(cols/4)` words
+    //   (two steps per iteration up to `end8`, then at most one more to `end4`); then it is
+    //   reloaded with `x + (cols & !3)` (kept in the frame) for the `cols % 4` tail bytes.
+    // - `b` starts at row 0 and advances with the columns (row r is read at `b + r·s`); it
+    //   ends at `w + cols`.
+    // - `end8`/`end4` and the tail pointer live in the frame: the loop needs every register inline assembly may
+    //   use. Unaligned word loads of `w` are handled by ARMv7-M hardware.
+    unsafe {
+        asm!(
+            // Frame: [sp] end8, [sp+4] end4, [sp+8] x + (cols & !3).
+            "sub    sp, sp, #16",
+            "strd   {t}, {w}, [sp]",
+            "str    {xa}, [sp, #8]",
+            "mov    {a0}, #0",
+            "mov    {a1}, #0",
+            "mov    {a2}, #0",
+            "mov    {a3}, #0",
+            "cmp    {xp}, {t}",
+            "beq    3f",
+            "2:",
+            step_rows4_ext!(),
+            step_rows4_ext!(),
+            "ldr    {t}, [sp]",
+            "cmp    {xp}, {t}",
+            "bne    2b",
+            "3:",
+            "ldr    {t}, [sp, #4]",
+            "cmp    {xp}, {t}",
+            "beq    4f",
+            step_rows4_ext!(),
+            "4:",
+            "ldr    {xp}, [sp, #8]",
+            "add    sp, sp, #16",
+            tail_rows4!(),
+            xp = inout(reg) e0 => _,
+            b = inout(reg) w.as_ptr() => _,
+            s = in(reg) cols,
+            s3 = in(reg) cols.wrapping_mul(3),
+            t = inout(reg) e0.wrapping_add(2 * (cols / 8) * 2) => _,
+            w = inout(reg) e0.wrapping_add(2 * (cols / 4)) => _,
+            xa = inout(reg) x.as_ptr().wrapping_add(cols & !3) => _,
+            xb = out(reg) _,
+            a0 = out(reg) a0,
+            a1 = out(reg) a1,
+            a2 = out(reg) a2,
+            a3 = out(reg) a3,
+        );
+    }
+    [a0, a1, a2, a3]
+}
+
+/// [`tile4_ext`] with the input extended on the fly (any `cols`; 23 instructions per
+/// 16 multiply-accumulates).
+#[inline(always)]
+fn tile4(x: &[i8], w: &[i8]) -> [i32; 4] {
+    let cols = x.len();
+    if cols.checked_mul(TILE).is_none_or(|n| w.len() < n) {
+        return [0; 4];
+    }
+    let (a0, a1, a2, a3): (i32, i32, i32, i32);
+    let x0 = x.as_ptr();
+    // SAFETY: reads `x[0..cols]` and `w[0..4·cols]` (bounds checked above); writes only an
+    // 8-byte frame below the stack pointer, restored before the end. `xp` walks the input
+    // bytes to `x + cols` (4 per step up to `x + (cols & !3)`, then 1 per tail column), `b`
+    // the rows as in `tile4_ext`. Unaligned word loads are handled by ARMv7-M hardware.
+    unsafe {
+        asm!(
+            "strd   {t}, {w}, [sp, #-8]!",
+            "mov    {a0}, #0",
+            "mov    {a1}, #0",
+            "mov    {a2}, #0",
+            "mov    {a3}, #0",
+            "cmp    {xp}, {t}",
+            "beq    3f",
+            "2:",
+            step_rows4!(),
+            step_rows4!(),
+            "ldr    {t}, [sp]",
+            "cmp    {xp}, {t}",
+            "bne    2b",
+            "3:",
+            "ldr    {t}, [sp, #4]",
+            "cmp    {xp}, {t}",
+            "beq    4f",
+            step_rows4!(),
+            "4:",
+            "add    sp, sp, #8",
+            tail_rows4!(),
+            xp = inout(reg) x0 => _,
+            b = inout(reg) w.as_ptr() => _,
+            s = in(reg) cols,
+            s3 = in(reg) cols.wrapping_mul(3),
+            t = inout(reg) x0.wrapping_add(cols & !7) => _,
+            w = inout(reg) x0.wrapping_add(cols & !3) => _,
+            xa = out(reg) _,
+            xb = out(reg) _,
+            a0 = out(reg) a0,
+            a1 = out(reg) a1,
+            a2 = out(reg) a2,
+            a3 = out(reg) a3,
+        );
+    }
+    [a0, a1, a2, a3]
+}
