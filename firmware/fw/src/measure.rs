@@ -86,10 +86,11 @@ impl<C: Clock> Meter<C> {
 /// Converts timer ticks to instructions under `-icount shift=ICOUNT_SHIFT` for a timer
 /// clocked at `hz`: `ticks · 10^9 / (hz · 2^shift)`, rounded to nearest.
 fn icount_instructions(ticks: u64, hz: u64) -> u64 {
-    let den = hz << ICOUNT_SHIFT;
-    let num = 1_000_000_000u64;
-    // ticks · num may overflow only after ~10^10 ticks (minutes of virtual time).
-    (ticks.saturating_mul(num) + den / 2) / den
+    let den = u128::from(hz << ICOUNT_SHIFT);
+    // In u128: `ticks · 10^9` overflows u64 past ~1.8·10^10 ticks (720 M instructions of a
+    // 25 MHz timer), which one enrolment can exceed.
+    let n = (u128::from(ticks) * 1_000_000_000 + den / 2) / den;
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 /// The 32-bit down-counting CMSDK APB timer 0 of the MPS2 boards (mps2-an385/an386/an500),

@@ -36,14 +36,18 @@
 //!
 //! Because the old rows are frozen and the features are cached, each example's old-class
 //! log-sum-exp, old target logit and sum of old logits are computed once per training run
-//! ([`Trainer`]); a training step then costs only the new rows' arithmetic. Measured on
+//! ([`Trainer`]); a training step then costs only the new rows' arithmetic. Within a step each
+//! example's features are widened from f16 once and serve its new logits and its share of
+//! the gradient, which is kept in the [`Workspace`] for clipping and the update. Measured on
 //! Cortex-M4 (QEMU, `firmware/bench` binary `adapt-bench` with the shipped `hone-intent`
 //! model, 135 classes × 64 features): enrolling 15 intents × 5 prompts with the default
-//! configuration (3-fold cross-validation, 890 Adam steps in all) takes 87.1 M instructions —
-//! imprinting 0.3 M, caches 6.2 M, training 80.6 M — i.e. 482 forward passes of that static
-//! model (0.18 M each). With a hold-out of every 5th prompt instead (240 steps) it is 40.2 M,
-//! and the former defaults (hold-out, λ = 1, no norm cap) took 37.7 M: the norm cap costs
-//! about 7 %, the cross-validation 2.2×.
+//! configuration (3-fold cross-validation, 890 Adam steps in all) takes 250.5 M instructions
+//! — imprinting 0.3 M, caches 6.1 M, training 244.0 M — i.e. 1,388 forward passes of that
+//! static model (0.18 M each). The same computation took 758.2 M (4,203 forward passes)
+//! when each feature was widened once per new row and the gradient computed twice (for
+//! clipping, then for the update). Figures published before the bench's counter was
+//! extended past 32 bits (87.1 M for these defaults, 40.2 M for a hold-out of every 5th
+//! prompt, 37.7 M for the former defaults) were short by whole multiples of 167.8 M.
 //!
 //! # Sum or mean, and class balance
 //!

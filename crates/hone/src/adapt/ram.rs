@@ -6,7 +6,7 @@ use super::{NewRows, Store, Workspace};
 
 /// Bytes of RAM for adaptation with `NEW` enrolled classes, features up to `F`, `N` stored
 /// examples and `S` optimiser slots: the head's RAM part, the store and the workspace (the
-/// frozen rows stay in flash). Training also uses about `4·(F + NEW)` bytes of stack, and
+/// frozen rows stay in flash). Training also uses about `4·(F + 2·NEW)` bytes of stack, and
 /// saving or loading ([`super::persist`]) about 300.
 pub const fn ram_bytes<const NEW: usize, const F: usize, const N: usize, const S: usize>() -> usize
 {

@@ -165,7 +165,7 @@ const CACHED0: Cached = Cached {
 
 /// Working memory of training: optimiser state (`S` f32 slots per parameter, see
 /// [`Optimizer::slots`]), the best/starting-head snapshot, per-example caches, the example
-/// order and the batch residuals. Allocate it once (e.g. in a `static`).
+/// order and the gradient of one step. Allocate it once (e.g. in a `static`).
 #[derive(Debug, Clone)]
 pub struct Workspace<const NEW: usize, const F: usize, const N: usize, const S: usize> {
     state_w: [[[f32; F]; NEW]; S],
@@ -174,7 +174,9 @@ pub struct Workspace<const NEW: usize, const F: usize, const N: usize, const S: 
     snap_b: [f32; NEW],
     cache: [Cached; N],
     order: [u16; N],
-    resid: [[f32; NEW]; MAX_BATCH],
+    /// Gradient of the current step (computed once, read by clipping and by the update).
+    grad_w: [[f32; F]; NEW],
+    grad_b: [f32; NEW],
     curve: [f32; MAX_EPOCHS],
 }
 
@@ -188,7 +190,8 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize> Workspace
             snap_b: [0.0; NEW],
             cache: [CACHED0; N],
             order: [0; N],
-            resid: [[0.0; NEW]; MAX_BATCH],
+            grad_w: [[0.0; F]; NEW],
+            grad_b: [0.0; NEW],
             curve: [0.0; MAX_EPOCHS],
         }
     }
@@ -270,7 +273,23 @@ pub struct Trainer<'t, 'm, 'a, const NEW: usize, const F: usize, const N: usize,
 #[inline]
 fn load<const F: usize>(feat: &[half::f16; F], d: usize, h: &mut [f32; F]) {
     for (o, x) in h.iter_mut().zip(feat).take(d) {
-        *o = x.to_f32();
+        *o = widen(*x);
+    }
+}
+
+/// `x` as f32, exactly (the same value as `f16::to_f32`): a normal f16 takes a few integer
+/// operations (rebias the exponent, shift the mantissa); zeros, subnormals, infinities and
+/// NaN go through `half`. Training converts every feature it reads, and `half`'s portable
+/// conversion has no hardware path on Cortex-M.
+#[inline(always)]
+pub(crate) fn widen(x: half::f16) -> f32 {
+    let h = u32::from(x.to_bits());
+    let e = h & 0x7c00;
+    if e != 0 && e != 0x7c00 {
+        // (127 − 15) << 10 rebiases the exponent; sign moves from bit 15 to bit 31.
+        f32::from_bits(((h & 0x8000) << 16) | (((h & 0x7fff) + (112 << 10)) << 13))
+    } else {
+        x.to_f32()
     }
 }
 
@@ -483,7 +502,7 @@ impl<'t, 'm, 'a, const NEW: usize, const F: usize, const N: usize, const S: usiz
         let mut s = 0.0f32;
         for k in 0..self.head.num_new() {
             for (&w, a) in rows.w[k][..d].iter().zip(&rows.anchor[k][..d]) {
-                let diff = w - a.to_f32();
+                let diff = w - widen(*a);
                 s += diff * diff;
             }
             let db = rows.b[k] - rows.anchor_b[k];
@@ -512,5 +531,18 @@ impl<'t, 'm, 'a, const NEW: usize, const F: usize, const N: usize, const S: usiz
             loss += self.coef(i, batch.len().min(MAX_BATCH)) * self.example_loss(i, lse, &z);
         }
         loss + self.prior()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::widen;
+
+    #[test]
+    fn widen_equals_half_on_every_f16() {
+        for bits in 0..=u16::MAX {
+            let x = half::f16::from_bits(bits);
+            assert_eq!(widen(x).to_bits(), x.to_f32().to_bits(), "{bits:#06x}");
+        }
     }
 }

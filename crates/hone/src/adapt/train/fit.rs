@@ -1,6 +1,6 @@
 //! The optimisation step and the training loop of [`Trainer`].
 
-use super::{StepInfo, TrainReport, Trainer, Validation, MAX_BATCH};
+use super::{widen, StepInfo, TrainReport, Trainer, Validation, MAX_BATCH};
 use crate::quant::sqrt_f32;
 
 impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
@@ -24,53 +24,56 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
         let (mut h, mut z) = ([0.0f32; F], [0.0f32; NEW]);
         let mut loss = 0.0f32;
         let mut finite = true;
-        for (bi, &i) in batch.iter().enumerate() {
+        // The data terms of the gradient, Σ_b r_bk h_b and Σ_b r_bk, accumulate example by
+        // example in batch order while each example's features are at hand in f32.
+        for g in self.ws.grad_w[..k_new].iter_mut() {
+            g[..d].fill(0.0);
+        }
+        self.ws.grad_b[..k_new].fill(0.0);
+        let mut res = [0.0f32; NEW];
+        for &i in batch {
             let i = usize::from(i);
             if i >= self.store.len() {
-                self.ws.resid[bi] = [0.0; NEW];
+                // Nothing to learn from; its residuals count as zeros.
+                for g in self.ws.grad_b[..k_new].iter_mut() {
+                    *g += 0.0;
+                }
                 continue;
             }
             let lse = self.forward(i, &mut h, &mut z);
             let c = self.coef(i, batch.len());
             loss += c * self.example_loss(i, lse, &z);
             let y = usize::from(self.label(i as u16));
-            for (k, (res, &zk)) in self.ws.resid[bi].iter_mut().zip(&z).take(k_new).enumerate() {
+            for (k, (r, &zk)) in res.iter_mut().zip(&z).take(k_new).enumerate() {
                 let t = if y == old + k { 1.0 - eps } else { 0.0 } + eps / kk;
-                let r = c * (crate::quant::exp_f32(zk - lse) - t);
+                *r = c * (crate::quant::exp_f32(zk - lse) - t);
                 finite &= r.is_finite();
-                *res = r;
+            }
+            let ws = &mut *self.ws;
+            for ((g, gb), &r) in ws
+                .grad_w
+                .iter_mut()
+                .zip(&mut ws.grad_b)
+                .zip(&res)
+                .take(k_new)
+            {
+                for (gf, &x) in g[..d].iter_mut().zip(&h[..d]) {
+                    *gf += r * x;
+                }
+                *gb += r;
             }
         }
         loss += self.prior();
-        let l2 = self.cfg.l2;
-        // The gradient of row k, feature f, is recomputed from the residuals (no gradient
-        // buffer): g = Σ_b r_bk h_bf + λ (w − w_pre).
-        let grad = |this: &Self, k: usize, f: usize| -> f32 {
-            let mut g = 0.0f32;
-            for (bi, &i) in batch.iter().enumerate() {
-                if let Some(e) = this.store.get(usize::from(i)) {
-                    g += this.ws.resid[bi][k] * e.feat[f].to_f32();
-                }
-            }
-            g + l2 * (this.head.rows.w[k][f] - this.head.rows.anchor[k][f].to_f32())
-        };
-        let grad_b = |this: &Self, k: usize| -> f32 {
-            let mut g = 0.0f32;
-            for bi in 0..batch.len() {
-                g += this.ws.resid[bi][k];
-            }
-            g + l2 * (this.head.rows.b[k] - this.head.rows.anchor_b[k])
-        };
+        self.finish_gradient();
         let mut scale = 1.0f32;
         let mut grad_norm = None;
         if self.cfg.clip_norm > 0.0 {
             let mut ss = 0.0f32;
             for k in 0..k_new {
-                for f in 0..d {
-                    let g = grad(self, k, f);
+                for &g in &self.ws.grad_w[k][..d] {
                     ss += g * g;
                 }
-                let g = grad_b(self, k);
+                let g = self.ws.grad_b[k];
                 ss += g * g;
             }
             let norm = sqrt_f32(ss);
@@ -97,12 +100,12 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
         let (mut d0, mut d1) = (0.0f32, 0.0f32);
         for k in 0..k_new {
             for f in 0..d {
-                let g = scale * grad(self, k, f);
                 let ws = &mut *self.ws;
+                let g = scale * ws.grad_w[k][f];
                 let (s0, s1) = slots(&mut ws.state_w, k, f, &mut d0, &mut d1);
                 opt.apply(&mut self.head.rows.w[k][f], g, (s0, s1), lr, corr);
             }
-            let g = scale * grad_b(self, k);
+            let g = scale * self.ws.grad_b[k];
             let (s0, s1) = slots_b(&mut self.ws.state_b, k, &mut d0, &mut d1);
             opt.apply(&mut self.head.rows.b[k], g, (s0, s1), lr, corr);
             if self.norm_cap.is_finite() {
@@ -113,6 +116,29 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
             loss,
             grad_norm,
             skipped: false,
+        }
+    }
+
+    /// Completes the gradient of the objective in the workspace, which already holds its data
+    /// terms `Σ_b r_bk h_bf` and `Σ_b r_bk` ([`Trainer::step`]): adds the prior's
+    /// `λ (w_kf − w_pre,kf)` and `λ (b_k − b_pre,k)`.
+    fn finish_gradient(&mut self) {
+        let (k_new, d, l2) = (self.head.num_new(), self.head.dim(), self.cfg.l2);
+        let ws = &mut *self.ws;
+        let rows = &self.head.rows;
+        for ((g, w), a) in ws
+            .grad_w
+            .iter_mut()
+            .zip(&rows.w)
+            .zip(&rows.anchor)
+            .take(k_new)
+        {
+            for ((gf, &wf), &af) in g[..d].iter_mut().zip(&w[..d]).zip(&a[..d]) {
+                *gf += l2 * (wf - widen(af));
+            }
+        }
+        for k in 0..k_new {
+            ws.grad_b[k] += l2 * (rows.b[k] - rows.anchor_b[k]);
         }
     }
 
