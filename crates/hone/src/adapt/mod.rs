@@ -41,8 +41,8 @@
 //! the gradient, which is kept in the [`Workspace`] for clipping and the update. Measured on
 //! Cortex-M4 (QEMU, `firmware/bench` binary `adapt-bench` with the shipped `hone-intent`
 //! model, 135 classes × 64 features): enrolling 15 intents × 5 prompts with the default
-//! configuration (3-fold cross-validation, 890 Adam steps in all) takes 250.5 M instructions
-//! — imprinting 0.3 M, caches 6.1 M, training 244.0 M — i.e. 1,883 forward passes of that
+//! configuration (3-fold cross-validation, 890 Adam steps in all) takes 237.7 M instructions
+//! — imprinting 0.3 M, caches 6.1 M, training 231.3 M — i.e. 1,787 forward passes of that
 //! static model (0.133 M each). The same computation took 758.2 M (5,701 such forward
 //! passes) when each feature was widened once per new row and the gradient computed twice
 //! (for clipping, then for the update). Figures published before the bench's counter was

@@ -464,7 +464,16 @@ impl<'t, 'm, 'a, const NEW: usize, const F: usize, const N: usize, const S: usiz
         let mut m = self.ws.cache[i].lse_old;
         for ((zk, row), &b) in z.iter_mut().zip(&rows.w).zip(&rows.b).take(k_new) {
             let mut acc = b;
-            for (&w, &x) in row[..d].iter().zip(&h[..d]) {
+            // Four terms per iteration (the firmware builds for size and does not unroll);
+            // still added one by one in feature order.
+            let (mut wc, mut hc) = (row[..d].chunks_exact(4), h[..d].chunks_exact(4));
+            for (w4, x4) in (&mut wc).zip(&mut hc) {
+                acc += w4[0] * x4[0];
+                acc += w4[1] * x4[1];
+                acc += w4[2] * x4[2];
+                acc += w4[3] * x4[3];
+            }
+            for (&w, &x) in wc.remainder().iter().zip(hc.remainder()) {
                 acc += w * x;
             }
             *zk = acc;

@@ -57,7 +57,16 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
                 .zip(&res)
                 .take(k_new)
             {
-                for (gf, &x) in g[..d].iter_mut().zip(&h[..d]) {
+                // Four features per iteration (the firmware builds for size and does not
+                // unroll); each entry gets the same single addition.
+                let (mut gc, mut hc) = (g[..d].chunks_exact_mut(4), h[..d].chunks_exact(4));
+                for (g4, x4) in (&mut gc).zip(&mut hc) {
+                    g4[0] += r * x4[0];
+                    g4[1] += r * x4[1];
+                    g4[2] += r * x4[2];
+                    g4[3] += r * x4[3];
+                }
+                for (gf, &x) in gc.into_remainder().iter_mut().zip(hc.remainder()) {
                     *gf += r * x;
                 }
                 *gb += r;
