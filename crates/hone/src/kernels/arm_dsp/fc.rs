@@ -39,22 +39,22 @@ pub(in crate::kernels) fn fully_connected_i8(x: &[i8], w: &[i8], q: &Requant<'_>
         mults: q.mults.as_ptr(),
         shifts: q.shifts.as_ptr(),
         zp: i32::from(q.out_zp),
-        floor: i32::from(q.lo),
+        floor4: u32::from(q.lo as u8).wrapping_mul(0x0101_0101),
     };
     let rows = w
         .chunks_exact(TILE * cols.max(1))
         .zip(out.chunks_exact_mut(TILE));
     for (t, (wt, o)) in rows.take(tiles).enumerate() {
-        let [a0, a1, a2, a3] = match ext {
-            Some(e) => tile4_ext(e, x, wt),
-            None => tile4(x, wt),
+        let pt = p.at(t);
+        let bias = pt.bias4();
+        let a = match ext {
+            Some(e) => tile4_ext(e, x, wt, bias),
+            None => tile4(x, wt, bias),
         };
         let Some(o) = o.first_chunk_mut::<TILE>() else {
             continue;
         };
-        let pt = p.at(t);
-        requant2::<0>(a0, a1, &pt, o);
-        requant2::<2>(a2, a3, &pt, o);
+        requant4(a, &pt, o);
     }
     for (r, o) in out.iter_mut().enumerate().skip(TILE * tiles) {
         // `r < full_rows`: row r lies within `w`, and `(r + 1)·cols` cannot overflow.
@@ -80,7 +80,8 @@ struct Params {
     mults: *const u8,
     shifts: *const u8,
     zp: i32,
-    floor: i32,
+    /// The activation floor `q.lo` in each of the four bytes.
+    floor4: u32,
 }
 
 impl Params {
@@ -94,95 +95,128 @@ impl Params {
             ..*self
         }
     }
+
+    /// The biases of the four rows of this tile (`self` from [`Params::at`] of a tile all of
+    /// whose rows have parameters).
+    #[inline(always)]
+    fn bias4(&self) -> [i32; TILE] {
+        // SAFETY: the tile's 16 bias bytes lie within `q.bias` (`fully_connected_i8` only
+        // tiles rows `< with_params ≤ q.bias.len() / 4`); unaligned reads are allowed.
+        unsafe { self.bias.cast::<[i32; TILE]>().read_unaligned() }.map(i32::from_le)
+    }
 }
 
-/// [`requant`] of rows `K` and `K + 1` of a tile (`K` is 0 or 2), parameters loaded at
-/// constant offsets from `p` (a tile all of whose rows have parameters), outputs stored into
-/// `o[K]`, `o[K + 1]`. 58 instructions.
+/// Requantisation of one biased sum `$v` (row `$k` of a tile, multiplier at byte `$b`):
+/// [`requant`]'s arithmetic in 15 instructions, leaving the output byte in the low byte of
+/// `$v` (sign-extended, before the activation floor).
+/// - `left = clamp(shift, 0, 31)`, `right = clamp(−shift, 0, 31)` (USAT #5).
+/// - Saturating rounding doubling high multiply `⌊(x·m + 2^30) / 2^31⌋`: from the 64-bit
+///   product, `QADD(hi, hi) + bit 31 of lo + bit 30 of lo` (LSLS puts bit 31 in C and bit 30
+///   on top; ADC adds both). QADD saturates exactly in the one overflowing case
+///   (x = m = i32::MIN → i32::MAX, where lo = 0).
+/// - Rounding divide by `2^right`, half away from zero: with `y = v − (v < 0)` (ADDS with
+///   `v asr 31` also sets C = `v < 0`), the result is `(y asr right) + bit right−1 of y`
+///   (ASRS leaves that bit in C; for `right = 0` it leaves C and `y` alone, so the ADC gives
+///   back `v`). `v` is never i32::MIN here (`|x·m| ≤ 2^62 − 2^31` for a negative product),
+///   so `y` cannot wrap.
+/// - `saturating_add(out_zp)` is QADD, then SSAT #8.
+macro_rules! requant_one {
+    ($v:literal, $k:literal, $b:literal) => {
+        concat!(
+            "ldrsb  {lo}, [{sp_}, #",
+            $k,
+            "]\n",
+            "usat   {l}, #5, {lo}\n",
+            "lsl    ",
+            $v,
+            ", ",
+            $v,
+            ", {l}\n",
+            "rsb    {lo}, {lo}, #0\n",
+            "usat   {l}, #5, {lo}\n",
+            "ldr    {hi}, [{mp}, #",
+            $b,
+            "]\n",
+            "smull  {lo}, {hi}, ",
+            $v,
+            ", {hi}\n",
+            "qadd   ",
+            $v,
+            ", {hi}, {hi}\n",
+            "lsls   {lo}, {lo}, #1\n",
+            "adc    ",
+            $v,
+            ", ",
+            $v,
+            ", {lo}, lsr #31\n",
+            "adds   ",
+            $v,
+            ", ",
+            $v,
+            ", ",
+            $v,
+            ", asr #31\n",
+            "asrs   ",
+            $v,
+            ", ",
+            $v,
+            ", {l}\n",
+            "adc    ",
+            $v,
+            ", ",
+            $v,
+            ", #0\n",
+            "qadd   ",
+            $v,
+            ", ",
+            $v,
+            ", {zp}\n",
+            "ssat   ",
+            $v,
+            ", #8, ",
+            $v,
+            "\n",
+        )
+    };
+}
+
+/// [`requant`] of the four (biased) sums of a tile, parameters loaded at constant offsets
+/// from `p` (a tile all of whose rows have parameters), outputs stored into `o`: four
+/// [`requant_one!`], the bytes packed with BFI, the floor applied to all four at once
+/// (SSUB8 sets GE where a byte is ≥ the floor, SEL keeps it, else the floor) and one word
+/// store. 69 instructions.
 #[inline(always)]
-fn requant2<const K: usize>(v0: i32, v1: i32, p: &Params, o: &mut [i8; TILE]) {
-    // SAFETY: reads the 4-byte bias and multiplier of rows K, K+1 at `p.bias + 4K`,
-    // `p.mults + 4K` (+4) and their shift bytes at `p.shifts + K` (+1): `p` is `Params::at`
-    // of a tile whose four rows have parameters (`fully_connected_i8` only tiles rows
-    // `< with_params`, which is bounded by every parameter slice). Writes `o[K]`, `o[K+1]`
-    // (`K + 1 < TILE`) of an exclusively borrowed array. Unaligned word loads are handled by
-    // ARMv7-M hardware. The arithmetic is `requant`'s, step for step.
+fn requant4(a: [i32; TILE], p: &Params, o: &mut [i8; TILE]) {
+    // SAFETY: reads the 4-byte multipliers of the tile's four rows at `p.mults + 4k` and
+    // their shift bytes at `p.shifts + k`, k in 0..4: `p` is `Params::at` of a tile whose
+    // four rows have parameters (`fully_connected_i8` only tiles rows `< with_params`,
+    // which is bounded by every parameter slice). Writes the 4 bytes of an exclusively
+    // borrowed `[i8; 4]`. Unaligned word accesses are handled by ARMv7-M hardware. The
+    // arithmetic is `requant`'s (see `requant_one!`).
     unsafe {
         asm!(
-            "ldr    {lo}, [{bp}, #{b0}]",
-            "add    {v0}, {v0}, {lo}",
-            "ldrsb  {hi}, [{sp_}, #{s0}]",
-            "usat   {l}, #5, {hi}",
-            "lsl    {v0}, {v0}, {l}",
-            "rsb    {l}, {hi}, #0",
-            "usat   {l}, #5, {l}",
-            "ldr    {m}, [{mp}, #{b0}]",
-            "smull  {lo}, {hi}, {v0}, {m}",
-            "adds   {lo}, {lo}, #0x40000000",
-            "adc    {hi}, {hi}, #0",
-            "qadd   {hi}, {hi}, {hi}",
-            "orr    {v0}, {hi}, {lo}, lsr #31",
-            "mov    {m}, #1",
-            "lsl    {m}, {m}, {l}",
-            "sub    {m}, {m}, #1",
-            "and    {lo}, {v0}, {m}",
-            "asr    {m}, {m}, #1",
-            "add    {m}, {m}, {v0}, lsr #31",
-            "asr    {v0}, {v0}, {l}",
-            "cmp    {lo}, {m}",
-            "it     gt",
-            "addgt  {v0}, {v0}, #1",
-            "qadd   {v0}, {v0}, {zp}",
-            "ssat   {v0}, #8, {v0}",
-            "cmp    {v0}, {floor}",
-            "it     lt",
-            "movlt  {v0}, {floor}",
-            "strb   {v0}, [{op}, #{s0}]",
-            "ldr    {lo}, [{bp}, #{b1}]",
-            "add    {v1}, {v1}, {lo}",
-            "ldrsb  {hi}, [{sp_}, #{s1}]",
-            "usat   {l}, #5, {hi}",
-            "lsl    {v1}, {v1}, {l}",
-            "rsb    {l}, {hi}, #0",
-            "usat   {l}, #5, {l}",
-            "ldr    {m}, [{mp}, #{b1}]",
-            "smull  {lo}, {hi}, {v1}, {m}",
-            "adds   {lo}, {lo}, #0x40000000",
-            "adc    {hi}, {hi}, #0",
-            "qadd   {hi}, {hi}, {hi}",
-            "orr    {v1}, {hi}, {lo}, lsr #31",
-            "mov    {m}, #1",
-            "lsl    {m}, {m}, {l}",
-            "sub    {m}, {m}, #1",
-            "and    {lo}, {v1}, {m}",
-            "asr    {m}, {m}, #1",
-            "add    {m}, {m}, {v1}, lsr #31",
-            "asr    {v1}, {v1}, {l}",
-            "cmp    {lo}, {m}",
-            "it     gt",
-            "addgt  {v1}, {v1}, #1",
-            "qadd   {v1}, {v1}, {zp}",
-            "ssat   {v1}, #8, {v1}",
-            "cmp    {v1}, {floor}",
-            "it     lt",
-            "movlt  {v1}, {floor}",
-            "strb   {v1}, [{op}, #{s1}]",
-            v0 = inout(reg) v0 => _,
-            v1 = inout(reg) v1 => _,
-            bp = in(reg) p.bias,
+            requant_one!("{v0}", "0", "0"),
+            requant_one!("{v1}", "1", "4"),
+            requant_one!("{v2}", "2", "8"),
+            requant_one!("{v3}", "3", "12"),
+            "bfi    {v0}, {v1}, #8, #8",
+            "bfi    {v0}, {v2}, #16, #8",
+            "bfi    {v0}, {v3}, #24, #8",
+            "ssub8  {lo}, {v0}, {floor4}",
+            "sel    {v0}, {v0}, {floor4}",
+            "str    {v0}, [{op}]",
+            v0 = inout(reg) a[0] => _,
+            v1 = inout(reg) a[1] => _,
+            v2 = inout(reg) a[2] => _,
+            v3 = inout(reg) a[3] => _,
             mp = in(reg) p.mults,
             sp_ = in(reg) p.shifts,
             op = in(reg) o.as_mut_ptr(),
             zp = in(reg) p.zp,
-            floor = in(reg) p.floor,
+            floor4 = in(reg) p.floor4,
             l = out(reg) _,
             lo = out(reg) _,
             hi = out(reg) _,
-            m = out(reg) _,
-            b0 = const 4 * K,
-            b1 = const 4 * K + 4,
-            s0 = const K,
-            s1 = const K + 1,
             options(nostack),
         );
     }
@@ -339,10 +373,10 @@ macro_rules! tail_rows4 {
 /// The four sums `Σ_c x[c] · w[r·cols + c]`, `r` in `0..4`, `cols = x.len()`, with the input
 /// extended in `ext` ([`extend`]); zeros unless `w` holds four rows and `ext` the input.
 #[inline(always)]
-fn tile4_ext(ext: &[u32], x: &[i8], w: &[i8]) -> [i32; 4] {
+fn tile4_ext(ext: &[u32], x: &[i8], w: &[i8], bias: [i32; 4]) -> [i32; 4] {
     let cols = x.len();
     if cols > EXT_COLS || w.len() < TILE * cols || ext.len() != 2 * (cols / 4) {
-        return [0; 4];
+        return bias;
     }
     let (a0, a1, a2, a3): (i32, i32, i32, i32);
     let e0 = ext.as_ptr();
@@ -362,10 +396,6 @@ fn tile4_ext(ext: &[u32], x: &[i8], w: &[i8]) -> [i32; 4] {
             "sub    sp, sp, #16",
             "strd   {t}, {w}, [sp]",
             "str    {xa}, [sp, #8]",
-            "mov    {a0}, #0",
-            "mov    {a1}, #0",
-            "mov    {a2}, #0",
-            "mov    {a3}, #0",
             "cmp    {xp}, {t}",
             "beq    3f",
             "2:",
@@ -391,10 +421,10 @@ fn tile4_ext(ext: &[u32], x: &[i8], w: &[i8]) -> [i32; 4] {
             w = inout(reg) e0.wrapping_add(2 * (cols / 4)) => _,
             xa = inout(reg) x.as_ptr().wrapping_add(cols & !3) => _,
             xb = out(reg) _,
-            a0 = out(reg) a0,
-            a1 = out(reg) a1,
-            a2 = out(reg) a2,
-            a3 = out(reg) a3,
+            a0 = inout(reg) bias[0] => a0,
+            a1 = inout(reg) bias[1] => a1,
+            a2 = inout(reg) bias[2] => a2,
+            a3 = inout(reg) bias[3] => a3,
         );
     }
     [a0, a1, a2, a3]
@@ -403,10 +433,10 @@ fn tile4_ext(ext: &[u32], x: &[i8], w: &[i8]) -> [i32; 4] {
 /// [`tile4_ext`] with the input extended on the fly (any `cols`; 23 instructions per
 /// 16 multiply-accumulates).
 #[inline(always)]
-fn tile4(x: &[i8], w: &[i8]) -> [i32; 4] {
+fn tile4(x: &[i8], w: &[i8], bias: [i32; 4]) -> [i32; 4] {
     let cols = x.len();
     if cols.checked_mul(TILE).is_none_or(|n| w.len() < n) {
-        return [0; 4];
+        return bias;
     }
     let (a0, a1, a2, a3): (i32, i32, i32, i32);
     let x0 = x.as_ptr();
@@ -417,10 +447,6 @@ fn tile4(x: &[i8], w: &[i8]) -> [i32; 4] {
     unsafe {
         asm!(
             "strd   {t}, {w}, [sp, #-8]!",
-            "mov    {a0}, #0",
-            "mov    {a1}, #0",
-            "mov    {a2}, #0",
-            "mov    {a3}, #0",
             "cmp    {xp}, {t}",
             "beq    3f",
             "2:",
@@ -445,10 +471,10 @@ fn tile4(x: &[i8], w: &[i8]) -> [i32; 4] {
             w = inout(reg) x0.wrapping_add(cols & !3) => _,
             xa = out(reg) _,
             xb = out(reg) _,
-            a0 = out(reg) a0,
-            a1 = out(reg) a1,
-            a2 = out(reg) a2,
-            a3 = out(reg) a3,
+            a0 = inout(reg) bias[0] => a0,
+            a1 = inout(reg) bias[1] => a1,
+            a2 = inout(reg) bias[2] => a2,
+            a3 = inout(reg) bias[3] => a3,
         );
     }
     [a0, a1, a2, a3]
