@@ -13,11 +13,12 @@ const EXT_COLS: usize = 512;
 
 /// [`crate::kernels::portable::fully_connected_i8`], with the DSP extension.
 ///
-/// Four output rows at a time: [`tile4_ext`] (input extended once per call, 21 instructions
-/// per 16 multiply-accumulates) or [`tile4`] (wider inputs, 23; see `step_rows4!` in the parent module), whose four sums come back in
-/// registers and are requantised at once by [`requant`] (25 instructions per output, no
-/// branch). The last `rows % 4` rows use [`row1`]; rows whose parameters are missing (never in
-/// a validated model) take the definition's path.
+/// Four output rows at a time, the sums started at the biases: up to [`EXT_COLS`] inputs,
+/// [`tiles_ext`] runs every tile and its requantisation in one assembly loop (input extended
+/// once per call, 21 instructions per 16 multiply-accumulates, 15 per output for the
+/// requantisation, no branch); wider inputs use [`tile4`] (23 per 16; see `step_rows4!` in the
+/// parent module) then [`requant4`]. The last `rows % 4` rows use [`row1`] and [`requant`];
+/// rows whose parameters are missing (never in a validated model) take the definition's path.
 pub(in crate::kernels) fn fully_connected_i8(x: &[i8], w: &[i8], q: &Requant<'_>, out: &mut [i8]) {
     let cols = x.len();
     let full_rows = w.len().checked_div(cols).map_or(0, |n| n.min(out.len()));
@@ -41,20 +42,20 @@ pub(in crate::kernels) fn fully_connected_i8(x: &[i8], w: &[i8], q: &Requant<'_>
         zp: i32::from(q.out_zp),
         floor4: u32::from(q.lo as u8).wrapping_mul(0x0101_0101),
     };
-    let rows = w
-        .chunks_exact(TILE * cols.max(1))
-        .zip(out.chunks_exact_mut(TILE));
-    for (t, (wt, o)) in rows.take(tiles).enumerate() {
-        let pt = p.at(t);
-        let bias = pt.bias4();
-        let a = match ext {
-            Some(e) => tile4_ext(e, x, wt, bias),
-            None => tile4(x, wt, bias),
-        };
-        let Some(o) = o.first_chunk_mut::<TILE>() else {
-            continue;
-        };
-        requant4(a, &pt, o);
+    if let Some(e) = ext {
+        tiles_ext(e, x, w, &p, out, tiles);
+    } else {
+        let rows = w
+            .chunks_exact(TILE * cols.max(1))
+            .zip(out.chunks_exact_mut(TILE));
+        for (t, (wt, o)) in rows.take(tiles).enumerate() {
+            let pt = p.at(t);
+            let a = tile4(x, wt, pt.bias4());
+            let Some(o) = o.first_chunk_mut::<TILE>() else {
+                continue;
+            };
+            requant4(a, &pt, o);
+        }
     }
     for (r, o) in out.iter_mut().enumerate().skip(TILE * tiles) {
         // `r < full_rows`: row r lies within `w`, and `(r + 1)·cols` cannot overflow.
@@ -85,7 +86,7 @@ struct Params {
 }
 
 impl Params {
-    /// The parameters of tile `t` (pointers moved on; dereferenced only by [`requant2`]).
+    /// The parameters of tile `t` (pointers moved on; dereferenced only by [`Params::bias4`] and [`requant4`]).
     #[inline(always)]
     fn at(&self, t: usize) -> Self {
         Self {
@@ -121,34 +122,72 @@ impl Params {
 ///   so `y` cannot wrap.
 /// - `saturating_add(out_zp)` is QADD, then SSAT #8.
 macro_rules! requant_one {
-    ($v:literal, $k:literal, $b:literal) => {
+    ($v:literal, $k:literal, $b:literal, $l:literal, $lo:literal, $hi:literal, $mp:literal, $sp:literal, $zp:literal) => {
         concat!(
-            "ldrsb  {lo}, [{sp_}, #",
+            "ldrsb  ",
+            $lo,
+            ", [",
+            $sp,
+            ", #",
             $k,
             "]\n",
-            "usat   {l}, #5, {lo}\n",
+            "usat   ",
+            $l,
+            ", #5, ",
+            $lo,
+            "\n",
             "lsl    ",
             $v,
             ", ",
             $v,
-            ", {l}\n",
-            "rsb    {lo}, {lo}, #0\n",
-            "usat   {l}, #5, {lo}\n",
-            "ldr    {hi}, [{mp}, #",
+            ", ",
+            $l,
+            "\n",
+            "rsb    ",
+            $lo,
+            ", ",
+            $lo,
+            ", #0\n",
+            "usat   ",
+            $l,
+            ", #5, ",
+            $lo,
+            "\n",
+            "ldr    ",
+            $hi,
+            ", [",
+            $mp,
+            ", #",
             $b,
             "]\n",
-            "smull  {lo}, {hi}, ",
+            "smull  ",
+            $lo,
+            ", ",
+            $hi,
+            ", ",
             $v,
-            ", {hi}\n",
+            ", ",
+            $hi,
+            "\n",
             "qadd   ",
             $v,
-            ", {hi}, {hi}\n",
-            "lsls   {lo}, {lo}, #1\n",
+            ", ",
+            $hi,
+            ", ",
+            $hi,
+            "\n",
+            "lsls   ",
+            $lo,
+            ", ",
+            $lo,
+            ", #1\n",
             "adc    ",
             $v,
             ", ",
             $v,
-            ", {lo}, lsr #31\n",
+            ", ",
+            $lo,
+            ", lsr #31\n",
             "adds   ",
             $v,
             ", ",
@@ -160,7 +199,9 @@ macro_rules! requant_one {
             $v,
             ", ",
             $v,
-            ", {l}\n",
+            ", ",
+            $l,
+            "\n",
             "adc    ",
             $v,
             ", ",
@@ -170,7 +211,9 @@ macro_rules! requant_one {
             $v,
             ", ",
             $v,
-            ", {zp}\n",
+            ", ",
+            $zp,
+            "\n",
             "ssat   ",
             $v,
             ", #8, ",
@@ -195,10 +238,10 @@ fn requant4(a: [i32; TILE], p: &Params, o: &mut [i8; TILE]) {
     // arithmetic is `requant`'s (see `requant_one!`).
     unsafe {
         asm!(
-            requant_one!("{v0}", "0", "0"),
-            requant_one!("{v1}", "1", "4"),
-            requant_one!("{v2}", "2", "8"),
-            requant_one!("{v3}", "3", "12"),
+            requant_one!("{v0}", "0", "0", "{l}", "{lo}", "{hi}", "{mp}", "{sp_}", "{zp}"),
+            requant_one!("{v1}", "1", "4", "{l}", "{lo}", "{hi}", "{mp}", "{sp_}", "{zp}"),
+            requant_one!("{v2}", "2", "8", "{l}", "{lo}", "{hi}", "{mp}", "{sp_}", "{zp}"),
+            requant_one!("{v3}", "3", "12", "{l}", "{lo}", "{hi}", "{mp}", "{sp_}", "{zp}"),
             "bfi    {v0}, {v1}, #8, #8",
             "bfi    {v0}, {v2}, #16, #8",
             "bfi    {v0}, {v3}, #24, #8",
@@ -285,7 +328,7 @@ fn requant(acc: i32, bias: i32, mult: i32, shift: i8, q: &Requant<'_>) -> i8 {
     v as i8
 }
 
-/// Sign-extends `x[0..cols & !3]` into `buf` for [`tile4_ext`]: per 4 input bytes two words,
+/// Sign-extends `x[0..cols & !3]` into `buf` for [`tiles_ext`]: per 4 input bytes two words,
 /// `SXTB16(x)` (bytes 0 and 2) then `SXTB16(x ROR 8)` (bytes 1 and 3). Returns the filled part.
 /// `x.len() ≤ EXT_COLS`.
 fn extend<'b>(x: &[i8], buf: &'b mut core::mem::MaybeUninit<[u32; EXT_COLS / 2]>) -> &'b [u32] {
@@ -370,32 +413,105 @@ macro_rules! tail_rows4 {
     };
 }
 
-/// The four sums `Σ_c x[c] · w[r·cols + c]`, `r` in `0..4`, `cols = x.len()`, with the input
-/// extended in `ext` ([`extend`]); zeros unless `w` holds four rows and `ext` the input.
-#[inline(always)]
-fn tile4_ext(ext: &[u32], x: &[i8], w: &[i8], bias: [i32; 4]) -> [i32; 4] {
+/// What [`tiles_ext`] keeps on its stack frame (copied there at the start; byte offsets in
+/// the assembly).
+#[repr(C)]
+struct Frame {
+    /// 0: end of the 8-column steps in the extended input.
+    end8: *const u32,
+    /// 4: end of the extended input.
+    end4: *const u32,
+    /// 8: the `cols % 4` tail bytes of the input.
+    xtail: *const i8,
+    /// 12: start of the extended input.
+    e0: *const u32,
+    /// 16, 20, 24: parameters of the next tile.
+    bias: *const u8,
+    mults: *const u8,
+    shifts: *const u8,
+    /// 28: outputs of the next tile.
+    out: *mut i8,
+    /// 32: output zero point.
+    zp: i32,
+    /// 36: activation floor in each byte.
+    floor4: u32,
+    /// 40: tiles left.
+    n: usize,
+    /// 44: `cols`.
+    cols: usize,
+}
+
+/// The first `4·tiles` outputs: per tile, the four sums `Σ_c x[c] · w[r·cols + c]` (started
+/// at the biases, input extended in `ext` by [`extend`], 21 instructions per 16
+/// multiply-accumulates) requantised as in [`requant4`], in one assembly loop (nothing is
+/// spilled between the sums and the requantisation). `p` must be [`Params`] whose rows
+/// `0..4·tiles` all have parameters; does nothing unless `w` holds `4·tiles` rows, `out`
+/// has room and `ext` is the extended input.
+fn tiles_ext(ext: &[u32], x: &[i8], w: &[i8], p: &Params, out: &mut [i8], tiles: usize) {
     let cols = x.len();
-    if cols > EXT_COLS || w.len() < TILE * cols || ext.len() != 2 * (cols / 4) {
-        return bias;
+    let need = tiles.checked_mul(TILE * cols);
+    if tiles == 0
+        || cols > EXT_COLS
+        || ext.len() != 2 * (cols / 4)
+        || need.is_none_or(|n| w.len() < n)
+        || out.len() < TILE * tiles
+    {
+        return;
     }
-    let (a0, a1, a2, a3): (i32, i32, i32, i32);
     let e0 = ext.as_ptr();
-    // SAFETY: reads `ext[0..2·(cols/4)]`, `x[cols & !3..cols]` and `w[0..4·cols]` (bounds
-    // checked above); writes only a 16-byte frame below the stack pointer, restored before
-    // the end.
-    // - `xp` walks the extended words, 8 bytes per 4 columns, to `e0 + 2·(cols/4)` words
-    //   (two steps per iteration up to `end8`, then at most one more to `end4`); then it is
-    //   reloaded with `x + (cols & !3)` (kept in the frame) for the `cols % 4` tail bytes.
-    // - `b` starts at row 0 and advances with the columns (row r is read at `b + r·s`); it
-    //   ends at `w + cols`.
-    // - `end8`/`end4` and the tail pointer live in the frame: the loop needs every register inline assembly may
-    //   use. Unaligned word loads of `w` are handled by ARMv7-M hardware.
+    let frame = Frame {
+        end8: e0.wrapping_add(4 * (cols / 8)),
+        end4: e0.wrapping_add(2 * (cols / 4)),
+        xtail: x.as_ptr().wrapping_add(cols & !3),
+        e0,
+        bias: p.bias,
+        mults: p.mults,
+        shifts: p.shifts,
+        out: out.as_mut_ptr(),
+        zp: p.zp,
+        floor4: p.floor4,
+        n: tiles,
+        cols,
+    };
+    // SAFETY: reads `frame` (48 bytes, word-aligned), `ext[0..2·(cols/4)]`,
+    // `x[cols & !3..cols]`, `w[0..4·tiles·cols]` (bounds checked above) and the biases,
+    // multipliers and shifts of rows `0..4·tiles` (the caller's contract on `p`, see
+    // `fully_connected_i8`: every tiled row has parameters); writes `out[0..4·tiles]`
+    // (checked above) and a 48-byte frame below the stack pointer, restored before the end.
+    // - Per tile, `xp` walks the extended words from `e0` to `end4` (two steps per iteration
+    //   up to `end8`, then at most one more), then the tail bytes from `xtail`; `b` starts at
+    //   the tile's row 0 (row r at `b + r·s`), ends at row 0's end, and moves on by `3·cols`
+    //   to the next tile's row 0.
+    // - The requantisation reuses the loop's registers: `xp` = shift amount, `t`, `w` =
+    //   product halves, `xa` = multipliers, `xb` = shifts, `s` = zero point then floor; `s`
+    //   and `s3` are reloaded from the frame before the next tile.
+    // - Unaligned word loads (weights, parameters) and the output word store are handled by
+    //   ARMv7-M hardware; LDRD/STRD touch only the word-aligned frame and `Frame`.
     unsafe {
         asm!(
-            // Frame: [sp] end8, [sp+4] end4, [sp+8] x + (cols & !3).
-            "sub    sp, sp, #16",
-            "strd   {t}, {w}, [sp]",
-            "str    {xa}, [sp, #8]",
+            "sub    sp, sp, #48",
+            "ldrd   {xa}, {xb}, [{t}]",
+            "strd   {xa}, {xb}, [sp]",
+            "ldrd   {xa}, {xb}, [{t}, #8]",
+            "strd   {xa}, {xb}, [sp, #8]",
+            "ldrd   {xa}, {xb}, [{t}, #16]",
+            "strd   {xa}, {xb}, [sp, #16]",
+            "ldrd   {xa}, {xb}, [{t}, #24]",
+            "strd   {xa}, {xb}, [sp, #24]",
+            "ldrd   {xa}, {xb}, [{t}, #32]",
+            "strd   {xa}, {xb}, [sp, #32]",
+            "ldrd   {xa}, {xb}, [{t}, #40]",
+            "strd   {xa}, {xb}, [sp, #40]",
+            "1:",
+            "ldr    {t}, [sp, #16]",
+            "ldr    {a0}, [{t}]",
+            "ldr    {a1}, [{t}, #4]",
+            "ldr    {a2}, [{t}, #8]",
+            "ldr    {a3}, [{t}, #12]",
+            "add    {t}, {t}, #16",
+            "str    {t}, [sp, #16]",
+            "ldr    {xp}, [sp, #12]",
+            "ldr    {t}, [sp]",
             "cmp    {xp}, {t}",
             "beq    3f",
             "2:",
@@ -411,26 +527,50 @@ fn tile4_ext(ext: &[u32], x: &[i8], w: &[i8], bias: [i32; 4]) -> [i32; 4] {
             step_rows4_ext!(),
             "4:",
             "ldr    {xp}, [sp, #8]",
-            "add    sp, sp, #16",
             tail_rows4!(),
-            xp = inout(reg) e0 => _,
+            "add    {b}, {b}, {s3}",
+            "ldrd   {xa}, {xb}, [sp, #20]",
+            "ldr    {s}, [sp, #32]",
+            requant_one!("{a0}", "0", "0", "{xp}", "{t}", "{w}", "{xa}", "{xb}", "{s}"),
+            requant_one!("{a1}", "1", "4", "{xp}", "{t}", "{w}", "{xa}", "{xb}", "{s}"),
+            requant_one!("{a2}", "2", "8", "{xp}", "{t}", "{w}", "{xa}", "{xb}", "{s}"),
+            requant_one!("{a3}", "3", "12", "{xp}", "{t}", "{w}", "{xa}", "{xb}", "{s}"),
+            "add    {xa}, {xa}, #16",
+            "add    {xb}, {xb}, #4",
+            "strd   {xa}, {xb}, [sp, #20]",
+            "bfi    {a0}, {a1}, #8, #8",
+            "bfi    {a0}, {a2}, #16, #8",
+            "bfi    {a0}, {a3}, #24, #8",
+            "ldr    {s}, [sp, #36]",
+            "ssub8  {t}, {a0}, {s}",
+            "sel    {a0}, {a0}, {s}",
+            "ldr    {t}, [sp, #28]",
+            "str    {a0}, [{t}], #4",
+            "str    {t}, [sp, #28]",
+            "ldr    {s}, [sp, #44]",
+            "add    {s3}, {s}, {s}, lsl #1",
+            "ldr    {t}, [sp, #40]",
+            "subs   {t}, {t}, #1",
+            "str    {t}, [sp, #40]",
+            "bne    1b",
+            "add    sp, sp, #48",
+            t = inout(reg) &raw const frame => _,
             b = inout(reg) w.as_ptr() => _,
-            s = in(reg) cols,
-            s3 = in(reg) cols.wrapping_mul(3),
-            t = inout(reg) e0.wrapping_add(2 * (cols / 8) * 2) => _,
-            w = inout(reg) e0.wrapping_add(2 * (cols / 4)) => _,
-            xa = inout(reg) x.as_ptr().wrapping_add(cols & !3) => _,
+            s = inout(reg) cols => _,
+            s3 = inout(reg) cols.wrapping_mul(3) => _,
+            xp = out(reg) _,
+            w = out(reg) _,
+            xa = out(reg) _,
             xb = out(reg) _,
-            a0 = inout(reg) bias[0] => a0,
-            a1 = inout(reg) bias[1] => a1,
-            a2 = inout(reg) bias[2] => a2,
-            a3 = inout(reg) bias[3] => a3,
+            a0 = out(reg) _,
+            a1 = out(reg) _,
+            a2 = out(reg) _,
+            a3 = out(reg) _,
         );
     }
-    [a0, a1, a2, a3]
 }
 
-/// [`tile4_ext`] with the input extended on the fly (any `cols`; 23 instructions per
+/// [`tiles_ext`]'s sums of one tile with the input extended on the fly (any `cols`; 23 instructions per
 /// 16 multiply-accumulates).
 #[inline(always)]
 fn tile4(x: &[i8], w: &[i8], bias: [i32; 4]) -> [i32; 4] {
@@ -443,7 +583,7 @@ fn tile4(x: &[i8], w: &[i8], bias: [i32; 4]) -> [i32; 4] {
     // SAFETY: reads `x[0..cols]` and `w[0..4·cols]` (bounds checked above); writes only an
     // 8-byte frame below the stack pointer, restored before the end. `xp` walks the input
     // bytes to `x + cols` (4 per step up to `x + (cols & !3)`, then 1 per tail column), `b`
-    // the rows as in `tile4_ext`. Unaligned word loads are handled by ARMv7-M hardware.
+    // the rows as in `tiles_ext`. Unaligned word loads are handled by ARMv7-M hardware.
     unsafe {
         asm!(
             "strd   {t}, {w}, [sp, #-8]!",
