@@ -8,7 +8,7 @@ use super::{row1, TILE};
 use crate::kernels::Requant;
 
 /// Widest input row [`fully_connected_i8`] sign-extends once into a stack buffer (1 KiB);
-/// wider rows are extended on the fly, as in [`rows4`].
+/// wider rows are extended on the fly, as in [`tile4`].
 const EXT_COLS: usize = 512;
 
 /// [`crate::kernels::portable::fully_connected_i8`], with the DSP extension.
