@@ -377,6 +377,27 @@ fn u(v: &Value) -> u64 {
 }
 
 /// The report as a plain-text table.
+/// One line per measured shape (portable vs DSP instructions, per MAC, speed-up), with a header.
+fn shape_rows(shapes: &Value) -> String {
+    let mut s = format!(
+        "{:>11} {:>8} {:>12} {:>10} {:>10} {:>9} {:>8}\n",
+        "rows x cols", "MACs", "portable", "DSP", "port/MAC", "DSP/MAC", "speedup"
+    );
+    for sh in shapes.as_array().into_iter().flatten() {
+        s += &format!(
+            "{:>11} {:>8} {:>12} {:>10} {:>10.3} {:>9.3} {:>7.2}x\n",
+            format!("{}x{}", sh["rows"], sh["cols"]),
+            u(&sh["macs"]),
+            u(&sh["portable_instr"]),
+            u(&sh["dsp_instr"]),
+            sh["portable_instr_per_mac"].as_f64().unwrap_or(f64::NAN),
+            sh["dsp_instr_per_mac"].as_f64().unwrap_or(f64::NAN),
+            sh["speedup"].as_f64().unwrap_or(f64::NAN),
+        );
+    }
+    s
+}
+
 fn table(r: &Value) -> String {
     let mut s = String::new();
     s += &format!(
@@ -385,39 +406,9 @@ fn table(r: &Value) -> String {
         r["unit"].as_str().unwrap_or("")
     );
     s += "int8 matvec (fully connected kernel), portable vs DSP in the same run\n";
-    s += &format!(
-        "{:>11} {:>8} {:>12} {:>10} {:>10} {:>9} {:>8}\n",
-        "rows x cols", "MACs", "portable", "DSP", "port/MAC", "DSP/MAC", "speedup"
-    );
-    for sh in r["fc_shapes"].as_array().into_iter().flatten() {
-        s += &format!(
-            "{:>11} {:>8} {:>12} {:>10} {:>10.3} {:>9.3} {:>7.2}x\n",
-            format!("{}x{}", sh["rows"], sh["cols"]),
-            u(&sh["macs"]),
-            u(&sh["portable_instr"]),
-            u(&sh["dsp_instr"]),
-            sh["portable_instr_per_mac"].as_f64().unwrap_or(f64::NAN),
-            sh["dsp_instr_per_mac"].as_f64().unwrap_or(f64::NAN),
-            sh["speedup"].as_f64().unwrap_or(f64::NAN),
-        );
-    }
+    s += &shape_rows(&r["fc_shapes"]);
     s += "\nfully connected op (kernel + bias + requantisation + int8 output), one input row\n";
-    s += &format!(
-        "{:>11} {:>8} {:>12} {:>10} {:>10} {:>9} {:>8}\n",
-        "rows x cols", "MACs", "portable", "DSP", "port/MAC", "DSP/MAC", "speedup"
-    );
-    for sh in r["fc_op_shapes"].as_array().into_iter().flatten() {
-        s += &format!(
-            "{:>11} {:>8} {:>12} {:>10} {:>10.3} {:>9.3} {:>7.2}x\n",
-            format!("{}x{}", sh["rows"], sh["cols"]),
-            u(&sh["macs"]),
-            u(&sh["portable_instr"]),
-            u(&sh["dsp_instr"]),
-            sh["portable_instr_per_mac"].as_f64().unwrap_or(f64::NAN),
-            sh["dsp_instr_per_mac"].as_f64().unwrap_or(f64::NAN),
-            sh["speedup"].as_f64().unwrap_or(f64::NAN),
-        );
-    }
+    s += &shape_rows(&r["fc_op_shapes"]);
     s += &format!(
         "fc_instr_per_mac = {} ({})\n",
         r["fc_instr_per_mac"],

@@ -15,10 +15,9 @@
 //!
 //! The fully connected op (`fully_connected_i8`) fuses the kernel with the output
 //! requantisation: inputs up to 512 columns are sign-extended once per call into a stack
-//! buffer (`LDRD` then brings both lanes in: 21 instructions per 16 multiply-accumulates), each
-//! 4-row tile returns its sums in registers, and each output is requantised by 25
-//! branch-free instructions (`SMULL`, `QADD`, `USAT`, `SSAT`) exactly as TFLite's
-//! `MultiplyByQuantizedMultiplier`.
+//! buffer (`LDRD` then brings both lanes in: 21 instructions per 16 multiply-accumulates), the
+//! tiles and their requantisation run in one assembly loop, and each output is requantised by
+//! 15 branch-free instructions exactly as TFLite's `MultiplyByQuantizedMultiplier` (`fc.rs`).
 //!
 //! # Memory access
 //! Rows start at `r · cols`, so for odd `cols` the word loads are unaligned. ARMv7-M
@@ -61,6 +60,17 @@ macro_rules! step_rows4 {
             "ldr    {xa}, [{xp}], #4\n",
             "sxtb16 {xb}, {xa}\n",
             "sxtb16 {xa}, {xa}, ror #8\n",
+            macs_rows4!(),
+        )
+    };
+}
+
+/// The weight half of a 4-column step for four rows (20 instructions), shared by
+/// `step_rows4!` and `fc.rs`'s `step_rows4_ext!`, which differ only in how the input lanes
+/// `xa`/`xb` are loaded; operands as in `step_rows4!`.
+macro_rules! macs_rows4 {
+    () => {
+        concat!(
             "ldr    {w}, [{b}, {s}]\n",
             "sxtb16 {t}, {w}\n",
             "sxtb16 {w}, {w}, ror #8\n",

@@ -364,29 +364,7 @@ fn extend<'b>(x: &[i8], buf: &'b mut core::mem::MaybeUninit<[u32; EXT_COLS / 2]>
 /// the extended words, the rest as in `step_rows4`.
 macro_rules! step_rows4_ext {
     () => {
-        concat!(
-            "ldrd   {xb}, {xa}, [{xp}], #8\n",
-            "ldr    {w}, [{b}, {s}]\n",
-            "sxtb16 {t}, {w}\n",
-            "sxtb16 {w}, {w}, ror #8\n",
-            "smlad  {a1}, {t}, {xb}, {a1}\n",
-            "smlad  {a1}, {w}, {xa}, {a1}\n",
-            "ldr    {w}, [{b}, {s}, lsl #1]\n",
-            "sxtb16 {t}, {w}\n",
-            "sxtb16 {w}, {w}, ror #8\n",
-            "smlad  {a2}, {t}, {xb}, {a2}\n",
-            "smlad  {a2}, {w}, {xa}, {a2}\n",
-            "ldr    {w}, [{b}, {s3}]\n",
-            "sxtb16 {t}, {w}\n",
-            "sxtb16 {w}, {w}, ror #8\n",
-            "smlad  {a3}, {t}, {xb}, {a3}\n",
-            "smlad  {a3}, {w}, {xa}, {a3}\n",
-            "ldr    {w}, [{b}], #4\n",
-            "sxtb16 {t}, {w}\n",
-            "sxtb16 {w}, {w}, ror #8\n",
-            "smlad  {a0}, {t}, {xb}, {a0}\n",
-            "smlad  {a0}, {w}, {xa}, {a0}\n",
-        )
+        concat!("ldrd   {xb}, {xa}, [{xp}], #8\n", macs_rows4!(),)
     };
 }
 
