@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use hone::testutil::XorShift;
+use hone_build::testutil::XorShift;
 use hone_reference::{Overrides, Reference};
 use safetensors::{Dtype, View};
 use serde_json::json;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use hone::testutil::XorShift;
+use hone_build::testutil::XorShift;
 use hone_tests::fixtures::{self, hone, CLASSES};
 use serde_json::{json, Value};
 

@@ -88,14 +88,14 @@ impl Fixture {
     }
 }
 
-/// Test model (`hone::testutil::tiny_transformer`: every op of the runtime) and golden
+/// Test model (`hone_build::testutil::tiny_transformer`: every op of the runtime) and golden
 /// vectors computed by the host build: the prompts of `tests/data/golden-prompts.txt`, then
 /// `hone::kernels::matvec_i8` on [`MATVEC_SHAPES`].
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        let blob = hone::testutil::tiny_transformer().expect("test model");
+        let blob = hone_build::testutil::tiny_transformer().expect("test model");
         let model = dir.join("fw-test-model.hone");
         fs::write(&model, &blob).unwrap();
 
@@ -242,7 +242,7 @@ fn assert_all_pass(board: Board) {
             .lines()
             .find(|l| l.contains(&format!("golden {i}: classify")))
             .unwrap_or_else(|| panic!("{board}: no line for vector {i}"));
-        let label = hone::testutil::LABELS[c.label as usize];
+        let label = hone_build::testutil::LABELS[c.label as usize];
         assert!(
             line.contains(&format!("-> {label} PASS")),
             "{board}: {line}"
@@ -318,7 +318,7 @@ fn measurement_table() {
         );
     }
     t += &format!(
-        "\nModel: hone::testutil::tiny_transformer ({} B blob); prompts: tests/{PROMPTS}; \
+        "\nModel: hone_build::testutil::tiny_transformer ({} B blob); prompts: tests/{PROMPTS}; \
          adaptation: tests/{ADAPT}, {ADAPT_EPOCHS} epochs (accuracy over its [eval] prompts; \
          the test model's pre-trained head is random). Instructions counted under QEMU \
          -icount shift={} (not cycles).\n",
@@ -430,7 +430,7 @@ fn model_received_at_run_time_reproduces_golden_vectors() {
 
     // Another model: the golden file's model CRC no longer matches.
     let other = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fw-other-model.hone");
-    fs::write(&other, hone::testutil::tiny_model().unwrap()).unwrap();
+    fs::write(&other, hone_build::testutil::tiny_model().unwrap()).unwrap();
     let r = qemu::run_with_args(board, &elf, &[other.to_str().unwrap()]).unwrap();
     assert!(
         r.log.contains("golden file rejected: ModelCrc"),

@@ -112,7 +112,7 @@ fn corrupt_files_are_errors_not_panics() {
 #[test]
 fn generated_vectors_match_a_second_host_run() {
     use hone::{Model, Runner};
-    let blob = hone::testutil::tiny_transformer().expect("test model");
+    let blob = hone_build::testutil::tiny_transformer().expect("test model");
     let prompts = ["turn the lights off", "", "play music please", "日本語 !!!"];
     let cases = generate::classify(&blob, &prompts).expect("generate");
     let vectors: alloc::vec::Vec<Vector<'_>> = cases.iter().map(|c| c.vector()).collect();
@@ -164,7 +164,7 @@ fn prompts_file() {
 fn adaptation_results_do_not_depend_on_feature_capacity() {
     use crate::adapt::{AdaptRam, CapacityFn};
     use crate::generate::Script;
-    let blob = hone::testutil::tiny_model().expect("test model");
+    let blob = hone_build::testutil::tiny_model().expect("test model");
     let model = hone::Model::from_bytes(&blob).expect("valid");
     assert_eq!(model.feature_dim(), 12);
     let enrol = [

@@ -1,6 +1,6 @@
 //! Host benchmarks of the runtime (`cargo bench -p hone --bench runtime`): tokenizer, forward
 //! pass and one adaptation epoch, on the stand-in transformer that `hone bench` also uses when
-//! no shipped model exists (`hone::testutil::transformer(64, 4, 256, 7)`).
+//! no shipped model exists (`hone_build::testutil::transformer(64, 4, 256, 7)`).
 //!
 //! Cortex-M4 instruction counts come from the QEMU benchmark firmware (`hone bench`).
 
@@ -8,7 +8,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use hone::adapt::{Head, Store, TrainConfig, Trainer, Validation, Workspace};
-use hone::{testutil, Model, Runner};
+use hone::{Model, Runner};
+use hone_build::testutil;
 
 const PROMPTS: [&str; 4] = [
     "play some jazz",

@@ -381,6 +381,26 @@ pub enum Op<'a> {
 }
 
 impl Op<'_> {
+    /// The op's tensor operands: `(inputs, output)`.
+    pub fn operands(&self) -> ([Option<u16>; 3], Option<u16>) {
+        match *self {
+            Op::Embedding { out, .. } => ([None; 3], Some(out)),
+            Op::FullyConnected { input, out, .. }
+            | Op::LayerNorm { input, out, .. }
+            | Op::Lut { input, out, .. }
+            | Op::Pool { input, out, .. } => ([Some(input), None, None], Some(out)),
+            Op::Add { a, b, out, .. } => ([Some(a), Some(b), None], Some(out)),
+            Op::Attention { q, k, v, out, .. } => ([Some(q), Some(k), Some(v)], Some(out)),
+            Op::FcAddNorm {
+                input,
+                residual,
+                out,
+                ..
+            } => ([Some(input), Some(residual), None], Some(out)),
+            Op::Head { input, .. } => ([Some(input), None, None], None),
+        }
+    }
+
     /// The oldest format version that has this op. New variants are appended at the end of
     /// the enum, so every earlier version's encodings stay valid.
     pub fn min_version(&self) -> u16 {

@@ -13,9 +13,8 @@
 //!   so that every target computes the same bits.
 //!
 //! ```
-//! # #[cfg(feature = "alloc")] {
 //! use hone::{Model, Runner};
-//! # let blob = hone::testutil::tiny_model().unwrap();
+//! # let blob = hone_build::testutil::tiny_model().unwrap();
 //! let model = Model::from_bytes(&blob)?;
 //! let mut scratch = vec![0u32; model.scratch_words()];
 //!
@@ -30,7 +29,6 @@
 //! assert_eq!(runner.tokens().len(), n);
 //! let features = runner.features("play music");
 //! assert_eq!(features.len(), model.feature_dim());
-//! # }
 //! # Ok::<(), hone::Error>(())
 //! ```
 #![no_std]
@@ -39,12 +37,7 @@
 #![cfg_attr(hone_dsp, deny(unsafe_code))]
 #![warn(missing_docs)]
 
-#[cfg(feature = "alloc")]
-extern crate alloc;
-
 pub mod adapt;
-#[cfg(feature = "alloc")]
-pub mod builder;
 mod error;
 pub mod format;
 pub mod kernels;
@@ -52,8 +45,6 @@ mod model;
 pub mod ops;
 pub mod quant;
 mod run;
-#[cfg(feature = "alloc")]
-pub mod testutil;
 pub mod tokenizer;
 mod validate;
 

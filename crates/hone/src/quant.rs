@@ -168,67 +168,6 @@ pub fn ln_f32(x: f32) -> f32 {
     (ef * LN2_HI + series) + ef * LN2_LO
 }
 
-/// Splits a positive real multiplier into a Q31 multiplier and a shift, as TFLite's
-/// `QuantizeMultiplier` does (`real = m · 2^(shift − 31)`, `m ∈ [2^30, 2^31)`), rounding half
-/// away from zero. Returns `None` for negative, non-finite or out-of-range values; `Some` of a
-/// zero multiplier for 0 and for values too small to represent.
-pub fn quantize_multiplier(real: f64) -> Option<Multiplier> {
-    if !real.is_finite() || real < 0.0 {
-        return None;
-    }
-    if real == 0.0 {
-        return Some(Multiplier {
-            multiplier: 0,
-            shift: 0,
-        });
-    }
-    // real = mant · 2^(exp − 52) with mant ∈ [2^52, 2^53) (normal numbers only).
-    let bits = real.to_bits();
-    let biased = ((bits >> 52) & 0x7ff) as i32;
-    if biased == 0 {
-        return Some(Multiplier {
-            multiplier: 0,
-            shift: 0,
-        });
-    }
-    let mant = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
-    // q = round(mant / 2^22) ∈ [2^30, 2^31]; frexp's exponent is biased − 1022.
-    let mut q = (mant + (1 << 21)) >> 22;
-    let mut shift = biased - 1022;
-    if q == 1 << 31 {
-        q /= 2;
-        shift += 1;
-    }
-    if shift < -31 {
-        return Some(Multiplier {
-            multiplier: 0,
-            shift: 0,
-        });
-    }
-    if shift > 30 {
-        return None;
-    }
-    Some(Multiplier {
-        multiplier: q as i32,
-        shift: shift as i8,
-    })
-}
-
-/// The real value a [`Multiplier`] stands for.
-pub fn multiplier_value(m: Multiplier) -> f64 {
-    let mut v = f64::from(m.multiplier) / 2_147_483_648.0;
-    let mut s = i32::from(m.shift);
-    while s > 0 {
-        v *= 2.0;
-        s -= 1;
-    }
-    while s < 0 {
-        v /= 2.0;
-        s += 1;
-    }
-    v
-}
-
 /// Whether a multiplier is in the range the runtime accepts (`shift` within `lo..=hi`).
 pub(crate) fn multiplier_ok(m: Multiplier, lo: i8, hi: i8) -> bool {
     let mult_ok = m.multiplier == 0 || (1 << 30..=i32::MAX).contains(&m.multiplier);
@@ -382,13 +321,18 @@ mod tests {
 
     #[test]
     fn mbqm_positive_shift_and_negative_values() {
-        let half = quantize_multiplier(0.5).unwrap();
+        let half = Multiplier {
+            multiplier: 1 << 30,
+            shift: 0,
+        };
         // TFLite's high-mul rounds ties upward: 1.5 → 2 but −1.5 → −1.
         assert_eq!(multiply_by_quantized_multiplier(3, half), 2);
         assert_eq!(multiply_by_quantized_multiplier(-3, half), -1);
         assert_eq!(multiply_by_quantized_multiplier(-5, half), -2);
-        let four = quantize_multiplier(4.0).unwrap();
-        assert_eq!(four.shift, 3);
+        let four = Multiplier {
+            multiplier: 1 << 30,
+            shift: 3,
+        };
         assert_eq!(multiply_by_quantized_multiplier(-7, four), -28);
         // Saturating high-mul at the extreme.
         let one = Multiplier {
@@ -399,33 +343,6 @@ mod tests {
             multiply_by_quantized_multiplier(i32::MIN, one),
             i32::MIN + 1
         );
-    }
-
-    #[test]
-    fn quantize_multiplier_round_trips() {
-        for &r in &[
-            1.0,
-            0.75,
-            0.001,
-            3.5e-6,
-            123.456,
-            0.999_999_999_9,
-            1.0 / 3.0,
-        ] {
-            let m = quantize_multiplier(r).unwrap();
-            assert!((1 << 30..=i32::MAX).contains(&m.multiplier), "{r}: {m:?}");
-            let back = multiplier_value(m);
-            assert!(((back - r) / r).abs() < 1e-9, "{r} → {back}");
-        }
-        // 0.999999999999 rounds up to 2^31 and must renormalise.
-        let m = quantize_multiplier(0.999_999_999_999).unwrap();
-        assert_eq!((m.multiplier, m.shift), (1 << 30, 1));
-        assert_eq!(quantize_multiplier(0.0).unwrap().multiplier, 0);
-        assert_eq!(quantize_multiplier(1e-300).unwrap().multiplier, 0);
-        assert!(quantize_multiplier(-1.0).is_none());
-        assert!(quantize_multiplier(f64::NAN).is_none());
-        assert!(quantize_multiplier(f64::INFINITY).is_none());
-        assert!(quantize_multiplier(1e12).is_none());
     }
 
     #[test]

@@ -45,26 +45,6 @@ fn row_mults_ok(mults: &[u8], shifts: &[u8], n: usize) -> bool {
         })
 }
 
-/// Operands of an op: `(inputs, output)`.
-pub(crate) fn operands(op: &Op<'_>) -> ([Option<u16>; 3], Option<u16>) {
-    match *op {
-        Op::Embedding { out, .. } => ([None; 3], Some(out)),
-        Op::FullyConnected { input, out, .. }
-        | Op::LayerNorm { input, out, .. }
-        | Op::Lut { input, out, .. }
-        | Op::Pool { input, out, .. } => ([Some(input), None, None], Some(out)),
-        Op::Add { a, b, out, .. } => ([Some(a), Some(b), None], Some(out)),
-        Op::Attention { q, k, v, out, .. } => ([Some(q), Some(k), Some(v)], Some(out)),
-        Op::FcAddNorm {
-            input,
-            residual,
-            out,
-            ..
-        } => ([Some(input), Some(residual), None], Some(out)),
-        Op::Head { input, .. } => ([Some(input), None, None], None),
-    }
-}
-
 /// Checks tensors, operation order, shapes, parameters and the arena plan of a blob of
 /// format `version`. Returns the head.
 pub(crate) fn check_graph<'a>(
@@ -111,7 +91,7 @@ pub(crate) fn check_graph<'a>(
         if matches!(op, Op::Embedding { .. }) != first || matches!(op, Op::Head { .. }) != last {
             return Err(err(i, Invalid::Structure));
         }
-        let (ins, out) = operands(&op);
+        let (ins, out) = op.operands();
         for t in ins.into_iter().flatten() {
             let t = usize::from(t);
             if t >= n_tensors {
@@ -140,7 +120,7 @@ pub(crate) fn check_graph<'a>(
     // Pass 2: an output must not overlap any tensor that is still live (written earlier and
     // read at or after this op).
     for (i, op) in ops_of(desc).enumerate() {
-        let Some(o) = operands(&op).1 else { continue };
+        let Some(o) = op.operands().1 else { continue };
         let out = span(desc, o, max_len);
         for t in 0..n_tensors {
             let live = written[t] != u16::MAX && usize::from(written[t]) < i;

@@ -8,8 +8,8 @@ use hone::adapt::{
     ram_bytes, ram_bytes_for_dim, AdaptError, Calibration, Head, Optimizer, Store, TrainConfig,
     Trainer, Validation, Workspace, FEATURE_BUCKETS,
 };
-use hone::testutil::{tiny_model, tiny_transformer, LABELS};
 use hone::{Model, Runner};
+use hone_build::testutil::{tiny_model, tiny_transformer, LABELS};
 
 #[test]
 fn an_old_only_head_classifies_exactly_like_the_runner() {
@@ -336,10 +336,10 @@ fn adaptation_ram_is_reported_and_within_budget() {
 /// `$HONE_ADAPT_BENCH_MODEL` when that is set.
 #[test]
 fn enrolment_benchmark_model_is_a_135_class_64_feature_model() {
-    let base = hone::testutil::transformer(64, 4, 256, 7).unwrap();
+    let base = hone_build::testutil::transformer(64, 4, 256, 7).unwrap();
     let m = Model::from_bytes(&base).unwrap();
     let d = m.feature_dim();
-    let mut rng = hone::testutil::XorShift(135);
+    let mut rng = hone_build::testutil::XorShift(135);
     let w = rng.vec(135 * d, 0.5);
     let b = rng.vec(135, 0.1);
     let labels: Vec<String> = (0..135).map(|i| format!("intent_{i:03}")).collect();

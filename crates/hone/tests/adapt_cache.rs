@@ -11,8 +11,8 @@
 use hone::adapt::{
     Head, Optimizer, Reduction, Schedule, Store, TrainConfig, Trainer, Validation, Workspace,
 };
-use hone::testutil::tiny_model;
 use hone::Model;
+use hone_build::testutil::tiny_model;
 
 const NEW: usize = 4;
 const F: usize = 32;

@@ -9,8 +9,8 @@ use embedded_storage::nor_flash::{
 };
 use hone::adapt::persist::Journal;
 use hone::adapt::{AdaptError, Head, NewRows, Optimizer, Store, Trainer, Validation, Workspace};
-use hone::testutil::{build_static, tiny_model};
 use hone::{Model, Runner};
+use hone_build::testutil::{build_static, tiny_model};
 
 const WS: usize = 4;
 const ES: usize = 256;

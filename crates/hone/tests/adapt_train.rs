@@ -8,8 +8,8 @@ use hone::adapt::{
     Calibration, Head, Optimizer, Reduction, Schedule, Store, TrainConfig, TrainReport, Trainer,
     Validation, Workspace,
 };
-use hone::testutil::{tiny_model, tiny_transformer};
 use hone::{Model, Runner};
+use hone_build::testutil::{tiny_model, tiny_transformer};
 use hone_reference::nll;
 
 /// The reference problem equal to the trainer's starting point: frozen rows from the blob,

@@ -2,7 +2,8 @@
 //! change a result.
 #![cfg(feature = "bench")]
 
-use hone::{kernels, testutil, Model, Runner};
+use hone::{kernels, Model, Runner};
+use hone_build::testutil;
 
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()

@@ -1,10 +1,10 @@
 //! Property tests: random, truncated and bit-flipped blobs and random prompts never panic.
 //! A corrupted blob either fails to load with a typed error or loads and runs.
 
-use hone::builder::{frame, frame_version};
 use hone::format::HEADER_LEN;
-use hone::testutil::{tiny_model, tiny_transformer};
 use hone::{Error, Invalid, Model, Runner};
+use hone_build::testutil::{tiny_model, tiny_transformer};
+use hone_build::{frame, frame_version};
 use proptest::prelude::*;
 
 fn blobs() -> &'static [Vec<u8>; 2] {

@@ -2,14 +2,14 @@
 //! Requantisation rounds twice (fixed-point multiplier, then shift), so a result may differ
 //! from the exactly rounded real value by one code, never more.
 
-use hone::builder::{
-    add_params, asymmetric, f32_bytes, fc_add_norm_params, fc_params, i8_bytes, lut_table,
-    multiplier, quantize_rows,
-};
 use hone::format::{Activation, Multiplier, PoolKind};
 use hone::ops::{self, QParams};
 use hone::quant::multiply_by_quantized_multiplier;
-use hone::testutil::XorShift;
+use hone_build::testutil::XorShift;
+use hone_build::{
+    add_params, asymmetric, f32_bytes, fc_add_norm_params, fc_params, i8_bytes, lut_table,
+    multiplier, quantize_rows,
+};
 
 fn q_round(real: f64, s: f32, zp: i8) -> i32 {
     ((real / f64::from(s)).round() as i64 + i64::from(zp)).clamp(-128, 127) as i32

@@ -1,7 +1,7 @@
 //! Loading and running the project's test models end to end.
 
-use hone::testutil::{tiny_model, tiny_transformer, LABELS};
 use hone::{Error, Model, Runner};
+use hone_build::testutil::{tiny_model, tiny_transformer, LABELS};
 
 fn models() -> Vec<(&'static str, Vec<u8>)> {
     vec![

@@ -1,10 +1,10 @@
 //! The loader rejects inconsistent graphs with the specific reason, and the exporter's arena
 //! plan reuses memory between tensors whose lifetimes do not overlap.
 
-use hone::builder::{BuildError, ModelBuilder, TokenizerSpec};
 use hone::format::{Activation, Multiplier, Op, PoolKind};
-use hone::testutil::{tiny_transformer, vocab};
 use hone::{Error, Invalid, Model};
+use hone_build::testutil::{tiny_transformer, vocab};
+use hone_build::{BuildError, ModelBuilder, TokenizerSpec};
 
 fn spec() -> TokenizerSpec {
     let vocab = vocab();

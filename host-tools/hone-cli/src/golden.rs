@@ -99,7 +99,7 @@ mod tests {
     #[test]
     fn writes_the_host_outputs() {
         let dir = temp_dir("ok");
-        let blob = hone::testutil::tiny_model().unwrap();
+        let blob = hone_build::testutil::tiny_model().unwrap();
         let model = dir.join("m.hone");
         fs::write(&model, &blob).unwrap();
         let prompts = dir.join("p.txt");
@@ -171,7 +171,7 @@ mod tests {
             seed: 1,
         };
         assert!(run(&args).is_err());
-        fs::write(&model, hone::testutil::tiny_model().unwrap()).unwrap();
+        fs::write(&model, hone_build::testutil::tiny_model().unwrap()).unwrap();
         fs::write(&prompts, "# only a comment\n").unwrap();
         args.model = model;
         assert!(run(&args).unwrap_err().to_string().contains("no prompts"));

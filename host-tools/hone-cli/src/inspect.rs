@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn the_json_report_states_the_adaptation_ram() {
-        let blob = hone::testutil::tiny_transformer().unwrap();
+        let blob = hone_build::testutil::tiny_transformer().unwrap();
         let r = report(&blob, None).unwrap();
         assert_eq!(r.features, 16);
         assert_eq!(r.adapt_feature_capacity, Some(16));

@@ -1,8 +1,8 @@
 //! Post-training quantisation: turns a float [`Reference`] and calibrated activation
 //! [`Ranges`] into the int8 graph of a `.hone` blob.
 //!
-//! * Weights: symmetric per output channel (`builder::quantize_rows`); the input zero point
-//!   is folded into the i32 bias (`builder::fc_params`).
+//! * Weights: symmetric per output channel (`hone_build::quantize_rows`); the input zero point
+//!   is folded into the i32 bias (`hone_build::fc_params`).
 //! * Activations: asymmetric per tensor from the calibrated range of the matching reference
 //!   probe (min/max or percentile).
 //! * Embeddings: each table row has its own scale and a per-row requantisation to the token
@@ -12,11 +12,11 @@
 //! * LayerNorm, softmax and the head stay in f32 on the device.
 
 use anyhow::{bail, Context, Result};
-use hone::builder::{
+use hone::format::{Activation, Op, PoolKind, Positions, RowRequant, TensorRec};
+use hone_build::{
     add_params, asymmetric, f32_bytes, fc_add_norm_params, fc_params, i8_bytes, lut_table,
     multiplier, quantize_rows, ModelBuilder,
 };
-use hone::format::{Activation, Op, PoolKind, Positions, RowRequant, TensorRec};
 use hone_reference::calib::Ranges;
 use hone_reference::checkpoint::MlpActivation;
 use hone_reference::math::{gelu, LayerNorm, Linear};

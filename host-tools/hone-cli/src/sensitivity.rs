@@ -3,7 +3,7 @@
 //! the export gives it) and reports the mean feature cosine against the clean reference on
 //! N calibration prompts, worst first; `*all*` quantises every tensor at once.
 
-use hone::builder::asymmetric;
+use hone_build::asymmetric;
 use hone_reference::calib::Ranges;
 use hone_reference::math::cosine;
 use hone_reference::model::{NoProbe, Probe};

@@ -274,7 +274,7 @@ fn reference_problem<const F: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hone::testutil::{tiny_model, tiny_transformer, LABELS};
+    use hone_build::testutil::{tiny_model, tiny_transformer, LABELS};
 
     fn data() -> (Vec<(String, String)>, Vec<String>) {
         let train = [

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use anyhow::{bail, Context, Result};
-use hone::builder::{sort_vocab, TokenizerSpec};
+use hone_build::{sort_vocab, TokenizerSpec};
 use hone_reference::text::{TextTokenizer, WordPieceSettings};
 
 /// The vocabulary as written to the blob.

@@ -97,10 +97,9 @@
 //! # Example
 //!
 //! ```
-//! # #[cfg(feature = "alloc")] {
 //! use hone::adapt::{Head, Store, TrainConfig, Trainer, Validation, Workspace};
 //! use hone::{Model, Runner};
-//! # let blob = hone::testutil::tiny_model().unwrap();
+//! # let blob = hone_build::testutil::tiny_model().unwrap();
 //! let model = Model::from_bytes(&blob)?;
 //! let mut scratch = vec![0u32; model.scratch_words()];
 //! let mut runner = Runner::new(&model, &mut scratch)?;
@@ -120,7 +119,6 @@
 //! let mut log_probs = [0.0f32; 8];
 //! let class = head.classify(&h, &mut log_probs);
 //! assert_eq!(head.label(class), Some("weather"));
-//! # }
 //! # Ok::<(), Box<dyn core::error::Error>>(())
 //! ```
 //!

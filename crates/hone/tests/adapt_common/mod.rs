@@ -3,10 +3,10 @@
 #![allow(dead_code)]
 
 use hone::adapt::{Head, Optimizer, Reduction, Schedule, Store, TrainConfig, Validation};
-use hone::builder::{f32_bytes, frame};
 use hone::format::{Op, OpsDesc};
-use hone::testutil::{tiny_model, tiny_transformer, LABELS};
 use hone::{Model, Runner};
+use hone_build::testutil::{tiny_model, tiny_transformer, LABELS};
+use hone_build::{f32_bytes, frame};
 use hone_reference::nll;
 
 pub const NEW: usize = 4;
@@ -99,7 +99,7 @@ pub fn with_head_and_labels(
         count: desc.ops.count,
         bytes: &ops,
     };
-    let table = labels.map(hone::builder::str_table);
+    let table = labels.map(hone_build::str_table);
     if let Some((offsets, text)) = &table {
         desc.labels = hone::format::StrTableDesc { offsets, text };
     }

@@ -1,18 +1,13 @@
-//! Host-side construction of `.hone` blobs (feature `alloc`): tensor declaration, the
-//! liveness-based arena plan, serialisation, and the quantisation helpers an exporter needs.
+//! Construction of `.hone` blobs: tensor declaration, the liveness-based arena plan,
+//! serialisation and framing.
 //!
 //! [`ModelBuilder::op`] encodes each op as it is given, so the caller's buffers only need to
 //! live for that call: an exporter can quantise a layer, append it, and drop its buffers.
 
-use alloc::string::String;
-use alloc::vec;
-use alloc::vec::Vec;
-
-use crate::format::{
-    AddParams, InputKind, ModelDesc, Multiplier, Op, OpsDesc, StrTableDesc, TensorRec,
-    TokenizerDesc, CRC32, FORMAT_VERSION, HEADER_LEN, MAGIC, MIN_FORMAT_VERSION,
+use hone::format::{
+    InputKind, ModelDesc, Op, OpsDesc, StrTableDesc, TensorRec, TokenizerDesc, CRC32,
+    FORMAT_VERSION, HEADER_LEN, MAGIC, MIN_FORMAT_VERSION,
 };
-use crate::quant::quantize_multiplier;
 
 /// Why a builder could not produce a blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +18,7 @@ pub enum BuildError {
     /// The vocabulary or a string table is unusable (message says why).
     Table(String),
     /// The produced blob does not validate (a bug in the graph given to the builder).
-    Invalid(crate::Error),
+    Invalid(hone::Error),
     /// Serialisation failed.
     Encode,
 }
@@ -68,7 +63,7 @@ pub fn sort_vocab(vocab: &[String]) -> Result<(Vec<String>, Vec<usize>), BuildEr
     perm.sort_by(|&a, &b| vocab[a].as_bytes().cmp(vocab[b].as_bytes()));
     for w in perm.windows(2) {
         if vocab[w[0]] == vocab[w[1]] {
-            return Err(BuildError::Table(alloc::format!(
+            return Err(BuildError::Table(format!(
                 "duplicate token {:?}",
                 vocab[w[0]]
             )));
@@ -144,7 +139,7 @@ impl ModelBuilder {
     /// Appends an operation. It is encoded now: the data it borrows may be dropped after this
     /// call.
     pub fn op(&mut self, op: Op<'_>) -> &mut Self {
-        self.operands.push(crate::validate::operands(&op));
+        self.operands.push(op.operands());
         self.version = self.version.max(op.min_version());
         match postcard::to_extend(&op, core::mem::take(&mut self.ops)) {
             Ok(v) => self.ops = v,
@@ -252,7 +247,7 @@ impl ModelBuilder {
         };
         let payload = postcard::to_allocvec(&desc).map_err(|_| BuildError::Encode)?;
         let blob = frame_version(&payload, self.version);
-        crate::Model::from_bytes(&blob).map_err(BuildError::Invalid)?;
+        hone::Model::from_bytes(&blob).map_err(BuildError::Invalid)?;
         Ok(blob)
     }
 }
@@ -273,152 +268,4 @@ pub fn frame_version(payload: &[u8], version: u16) -> Vec<u8> {
     blob.extend_from_slice(&CRC32.checksum(payload).to_le_bytes());
     blob.extend_from_slice(payload);
     blob
-}
-
-/// Rounds half away from zero (core has no `f64::round`).
-pub fn round_f64(x: f64) -> f64 {
-    let t = x as i64 as f64;
-    if x - t >= 0.5 {
-        t + 1.0
-    } else if t - x >= 0.5 {
-        t - 1.0
-    } else {
-        t
-    }
-}
-
-/// Asymmetric int8 quantisation of the range `[lo, hi]` (widened to include 0):
-/// `(scale, zero_point)`.
-pub fn asymmetric(lo: f32, hi: f32) -> (f32, i8) {
-    let lo = lo.min(0.0);
-    let hi = hi.max(0.0);
-    let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
-    let zp = round_f64(-128.0 - f64::from(lo) / f64::from(scale)).clamp(-128.0, 127.0) as i8;
-    (scale, zp)
-}
-
-/// Symmetric int8 quantisation of each `cols`-long row (per output channel): codes and
-/// per-row scales (`max|w| / 127`, 1.0 for an all-zero row).
-pub fn quantize_rows(w: &[f32], cols: usize) -> (Vec<i8>, Vec<f32>) {
-    let mut q = Vec::with_capacity(w.len());
-    let mut scales = Vec::with_capacity(w.len() / cols.max(1));
-    for row in w.chunks(cols.max(1)) {
-        let max = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let s = if max > 0.0 { max / 127.0 } else { 1.0 };
-        scales.push(s);
-        q.extend(
-            row.iter()
-                .map(|&v| round_f64(f64::from(v) / f64::from(s)).clamp(-127.0, 127.0) as i8),
-        );
-    }
-    (q, scales)
-}
-
-/// `(bias, multipliers, shifts)` of a fully-connected op, as blob bytes.
-pub type FcBytes = (Vec<u8>, Vec<u8>, Vec<u8>);
-
-/// Everything a fully-connected op needs besides its weights: `(bias, multipliers, shifts)`
-/// as blob bytes, with the input zero point folded into the bias.
-pub fn fc_params(
-    w_q: &[i8],
-    w_scales: &[f32],
-    bias: &[f32],
-    s_in: f32,
-    zp_in: i8,
-    s_out: f32,
-) -> Result<FcBytes, BuildError> {
-    let rows = w_scales.len();
-    let cols = w_q.len() / rows.max(1);
-    let mut b = Vec::with_capacity(4 * rows);
-    let mut m = Vec::with_capacity(4 * rows);
-    let mut s = Vec::with_capacity(rows);
-    for r in 0..rows {
-        let acc_scale = f64::from(s_in) * f64::from(w_scales[r]);
-        let bq = round_f64(f64::from(bias.get(r).copied().unwrap_or(0.0)) / acc_scale) as i64;
-        let row_sum: i64 = w_q[r * cols..(r + 1) * cols]
-            .iter()
-            .map(|&v| i64::from(v))
-            .sum();
-        let folded =
-            (bq - i64::from(zp_in) * row_sum).clamp(i64::from(i32::MIN), i64::from(i32::MAX));
-        b.extend_from_slice(&(folded as i32).to_le_bytes());
-        let mult = quantize_multiplier(acc_scale / f64::from(s_out))
-            .ok_or(BuildError::Quant("fully-connected output multiplier"))?;
-        m.extend_from_slice(&mult.multiplier.to_le_bytes());
-        s.push(mult.shift as u8);
-    }
-    Ok((b, m, s))
-}
-
-/// `(bias, scales)` of an [`Op::FcAddNorm`], as blob bytes: the accumulator scale of each
-/// output channel (`s_in · w_scales[c]`, f32) and the bias in accumulator units with the input
-/// zero point folded in (i32).
-pub fn fc_add_norm_params(
-    w_q: &[i8],
-    w_scales: &[f32],
-    bias: &[f32],
-    s_in: f32,
-    zp_in: i8,
-) -> (Vec<u8>, Vec<u8>) {
-    let rows = w_scales.len();
-    let cols = w_q.len() / rows.max(1);
-    let mut b = Vec::with_capacity(4 * rows);
-    let mut scales = Vec::with_capacity(4 * rows);
-    for (r, &ws) in w_scales.iter().enumerate() {
-        let acc_scale = s_in * ws;
-        scales.extend_from_slice(&acc_scale.to_le_bytes());
-        let bq = round_f64(f64::from(bias.get(r).copied().unwrap_or(0.0)) / f64::from(acc_scale));
-        let row_sum: i64 = w_q
-            .get(r * cols..(r + 1) * cols)
-            .unwrap_or(&[])
-            .iter()
-            .map(|&v| i64::from(v))
-            .sum();
-        let folded = (bq as i64 - i64::from(zp_in) * row_sum)
-            .clamp(i64::from(i32::MIN), i64::from(i32::MAX));
-        b.extend_from_slice(&(folded as i32).to_le_bytes());
-    }
-    (b, scales)
-}
-
-/// TFLite `ADD` parameters for inputs of scales `s_a`, `s_b` and output scale `s_out`.
-pub fn add_params(s_a: f32, s_b: f32, s_out: f32) -> Result<AddParams, BuildError> {
-    let left_shift = 20u8;
-    let twice_max = 2.0 * f64::from(s_a.max(s_b));
-    let q = |r: f64| quantize_multiplier(r).ok_or(BuildError::Quant("add multiplier"));
-    let out = q(twice_max / (f64::from(1u32 << left_shift) * f64::from(s_out)))?;
-    Ok(AddParams {
-        left_shift,
-        a: q(f64::from(s_a) / twice_max)?,
-        b: q(f64::from(s_b) / twice_max)?,
-        out,
-    })
-}
-
-/// A 256-entry lookup table implementing `f` from input quantisation `(s_in, zp_in)` to
-/// output quantisation `(s_out, zp_out)`, indexed by the input code as a byte.
-pub fn lut_table(f: impl Fn(f64) -> f64, s_in: f32, zp_in: i8, s_out: f32, zp_out: i8) -> Vec<u8> {
-    (0..256u16)
-        .map(|b| {
-            let q = b as u8 as i8;
-            let x = f64::from(s_in) * (f64::from(q) - f64::from(zp_in));
-            let y = round_f64(f(x) / f64::from(s_out)) + f64::from(zp_out);
-            y.clamp(-128.0, 127.0) as i8 as u8
-        })
-        .collect()
-}
-
-/// A multiplier for `real`, or an error naming `what`.
-pub fn multiplier(real: f64, what: &'static str) -> Result<Multiplier, BuildError> {
-    quantize_multiplier(real).ok_or(BuildError::Quant(what))
-}
-
-/// Encodes f32 values as little-endian bytes.
-pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-/// Reinterprets int8 codes as bytes.
-pub fn i8_bytes(v: &[i8]) -> Vec<u8> {
-    v.iter().map(|&x| x as u8).collect()
 }

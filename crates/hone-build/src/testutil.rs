@@ -1,17 +1,14 @@
-//! Small deterministic models built by the project's own code (feature `alloc`), for docs,
+//! Small deterministic models built by the project's own code for docs,
 //! tests, golden vectors and firmware bring-up before a trained model exists.
 //!
 //! Weights come from a fixed-seed generator: the models compute something arbitrary but
 //! exercise every operation.
 
-use alloc::string::{String, ToString};
-use alloc::vec::Vec;
-
-use crate::builder::{
+use crate::{
     add_params, asymmetric, f32_bytes, fc_add_norm_params, fc_params, i8_bytes, lut_table,
     multiplier, quantize_rows, BuildError, ModelBuilder, TokenizerSpec,
 };
-use crate::format::{Activation, Op, PoolKind, Positions, RowRequant};
+use hone::format::{Activation, Op, PoolKind, Positions, RowRequant};
 
 /// Deterministic xorshift generator for test weights.
 #[derive(Debug, Clone)]
@@ -56,7 +53,7 @@ pub fn vocab() -> Vec<String> {
         .collect();
     for c in b'a'..=b'z' {
         for prefix in ["", "##"] {
-            let t = alloc::format!("{prefix}{}", c as char);
+            let t = format!("{prefix}{}", c as char);
             if !v.contains(&t) {
                 v.push(t);
             }
@@ -175,7 +172,7 @@ fn gelu(x: f64) -> f64 {
 fn libm_exp(x: f64) -> f64 {
     // exp by range reduction and a Taylor series: enough for test tables.
     let x = x.clamp(-40.0, 40.0);
-    let k = crate::builder::round_f64(x / core::f64::consts::LN_2);
+    let k = crate::quant::round_f64(x / core::f64::consts::LN_2);
     let r = x - k * core::f64::consts::LN_2;
     let mut term = 1.0;
     let mut sum = 1.0;
@@ -346,7 +343,7 @@ pub fn transformer_with(
         v: tv,
         out: ta,
         heads,
-        score_scale: qs * qs / crate::quant::sqrt_f32((d / usize::from(heads)) as f32),
+        score_scale: qs * qs / hone::quant::sqrt_f32((d / usize::from(heads)) as f32),
     })
     .op(fc_op(ta, to, &fo, Activation::None))
     .op(Op::Add {
