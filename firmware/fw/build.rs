@@ -2,8 +2,9 @@
 //! `HONE_FW_GOLDEN` (a golden file from `hone golden`) and `HONE_FW_MODEL` (a model blob).
 //! An unset variable embeds an empty blob; the firmware then reports that nothing was embedded.
 //! Also writes `scratch.rs`: the model's exact inference scratch size (`SCRATCH_WORDS`), its
-//! feature length (`FEATURES`, the adaptation state's feature capacity) and its number of
-//! classes (`CLASSES`), so the firmware reserves exactly what the model needs.
+//! feature length (`FEATURES`, the adaptation state's feature capacity), its number of
+//! classes (`CLASSES`) and of operations (`OPS`, the capacity of `hone::Model`'s table of
+//! checked ops), so the firmware reserves exactly what the model needs.
 //!
 //! `cfg(hone_fw_adapt)`: the adaptation state is linked (every target but `thumbv6m`, whose
 //! 16 KiB micro:bit has no room for it).
@@ -32,12 +33,17 @@ fn main() {
             _ => Vec::new(),
         };
         if name == "model.hone" {
-            let (words, features, classes) = if bytes.is_empty() {
-                (0, 0, 0)
+            let (words, features, classes, ops) = if bytes.is_empty() {
+                (0, 0, 0, 2)
             } else {
-                let m = hone::Model::from_bytes(&bytes)
+                let m = hone::Model::<1024>::load(&bytes)
                     .unwrap_or_else(|e| panic!("{var}: invalid model: {e:?}"));
-                (m.scratch_words(), m.feature_dim(), m.num_classes())
+                (
+                    m.scratch_words(),
+                    m.feature_dim(),
+                    m.num_classes(),
+                    m.op_count(),
+                )
             };
             fs::write(
                 out.join("scratch.rs"),
@@ -47,7 +53,9 @@ fn main() {
                      /// Feature length of the embedded model (0 without one).\n\
                      pub const FEATURES: usize = {features};\n\
                      /// Pre-trained classes of the embedded model (0 without one).\n\
-                     pub const CLASSES: usize = {classes};\n"
+                     pub const CLASSES: usize = {classes};\n\
+                     /// Operations of the embedded model (the capacity of its table of checked ops).\n\
+                     pub const OPS: usize = {ops};\n"
                 ),
             )
             .expect("write scratch.rs");

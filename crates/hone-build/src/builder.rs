@@ -5,9 +5,10 @@
 //! live for that call: an exporter can quantise a layer, append it, and drop its buffers.
 
 use hone::format::{
-    InputKind, ModelDesc, Op, OpsDesc, StrTableDesc, TensorRec, TokenizerDesc, CRC32,
-    FORMAT_VERSION, HEADER_LEN, MAGIC, MIN_FORMAT_VERSION,
+    InputKind, ModelDesc, OpsDesc, StrTableDesc, TensorRec, TokenizerDesc, CRC32, FORMAT_VERSION,
+    HEADER_LEN, MAGIC, MIN_FORMAT_VERSION,
 };
+use hone::ops::Op;
 
 /// Why a builder could not produce a blob.
 #[derive(Debug, Clone, PartialEq, Eq)]

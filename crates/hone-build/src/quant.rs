@@ -1,7 +1,8 @@
 //! Quantisation in f64 for exporters: TFLite's multiplier split, symmetric per-channel
 //! weights, asymmetric activations, and the parameter bytes of the ops that need them.
 
-use hone::format::{AddParams, Multiplier};
+use hone::format::Multiplier;
+use hone::ops::AddParams;
 
 use crate::BuildError;
 
@@ -141,7 +142,7 @@ pub fn fc_params(
     Ok((b, m, s))
 }
 
-/// `(bias, scales)` of an [`Op::FcAddNorm`], as blob bytes: the accumulator scale of each
+/// `(bias, scales)` of an [`hone::ops::FcAddNorm`], as blob bytes: the accumulator scale of each
 /// output channel (`s_in · w_scales[c]`, f32) and the bias in accumulator units with the input
 /// zero point folded in (i32).
 pub fn fc_add_norm_params(

@@ -8,7 +8,7 @@ use crate::{
     add_params, asymmetric, f32_bytes, fc_add_norm_params, fc_params, i8_bytes, lut_table,
     multiplier, quantize_rows, BuildError, ModelBuilder, TokenizerSpec,
 };
-use hone::format::{Activation, Op, PoolKind, Positions, RowRequant};
+use hone::ops::{Activation, Op, PoolKind, Positions, RowRequant};
 
 /// Deterministic xorshift generator for test weights.
 #[derive(Debug, Clone)]
@@ -120,7 +120,7 @@ pub fn build_static(d: usize, hidden: usize, seed: u32) -> Result<Vec<u8>, Build
     let p = b.tensor(false, d as u16, pool_scale, pool_zp);
     let h = b.tensor(false, hidden as u16, h_scale, h_zp);
     let rescale = multiplier(f64::from(token_scale) / f64::from(pool_scale), "pool");
-    b.op(Op::Embedding {
+    b.op(Op::Embedding(hone::ops::Embedding {
         out: e,
         table: &table,
         token_scale,
@@ -129,14 +129,14 @@ pub fn build_static(d: usize, hidden: usize, seed: u32) -> Result<Vec<u8>, Build
             shifts: &shifts,
         }),
         positions: None,
-    })
-    .op(Op::Pool {
+    }))
+    .op(Op::Pool(hone::ops::Pool {
         input: e,
         out: p,
         kind: PoolKind::Mean,
         rescale: rescale?,
-    })
-    .op(Op::FullyConnected {
+    }))
+    .op(Op::FullyConnected(hone::ops::FullyConnected {
         input: p,
         out: h,
         weights: &w1q,
@@ -144,13 +144,13 @@ pub fn build_static(d: usize, hidden: usize, seed: u32) -> Result<Vec<u8>, Build
         multipliers: &m1,
         shifts: &s1,
         activation: Activation::Relu,
-    })
-    .op(Op::Head {
+    }))
+    .op(Op::Head(hone::ops::Head {
         input: h,
         weights: &head_w,
         bias: &head_b,
         normalize: true,
-    });
+    }));
     b.build()
 }
 
@@ -194,7 +194,7 @@ fn libm_exp(x: f64) -> f64 {
 }
 
 fn fc_op(input: u16, out: u16, f: &Fc, activation: Activation) -> Op<'_> {
-    Op::FullyConnected {
+    Op::FullyConnected(hone::ops::FullyConnected {
         input,
         out,
         weights: &f.w,
@@ -202,7 +202,7 @@ fn fc_op(input: u16, out: u16, f: &Fc, activation: Activation) -> Op<'_> {
         multipliers: &f.m,
         shifts: &f.s,
         activation,
-    }
+    })
 }
 
 struct Fc {
@@ -315,14 +315,16 @@ pub fn transformer_with(
     let h2r2 = (!fused).then(|| (b.tensor(true, du, lns, lnz), b.tensor(true, du, rs, rz)));
     let x3 = b.tensor(true, du, lns, lnz);
     let pooled = b.tensor(false, du, lns, lnz);
-    let ln = |input, out| Op::LayerNorm {
-        input,
-        out,
-        gamma: &gamma,
-        beta: &beta,
-        eps: 1e-5,
+    let ln = |input, out| {
+        Op::LayerNorm(hone::ops::LayerNorm {
+            input,
+            out,
+            gamma: &gamma,
+            beta: &beta,
+            eps: 1e-5,
+        })
     };
-    b.op(Op::Embedding {
+    b.op(Op::Embedding(hone::ops::Embedding {
         out: x0,
         table: &table,
         token_scale: tok_scale,
@@ -332,44 +334,44 @@ pub fn transformer_with(
             scale: pos_scale,
             add: pos_add,
         }),
-    })
+    }))
     .op(ln(x0, x1))
     .op(fc_op(x1, tq, &fq, Activation::None))
     .op(fc_op(x1, tk, &fk, Activation::None))
     .op(fc_op(x1, tv, &fv, Activation::None))
-    .op(Op::Attention {
+    .op(Op::Attention(hone::ops::Attention {
         q: tq,
         k: tk,
         v: tv,
         out: ta,
         heads,
         score_scale: qs * qs / hone::quant::sqrt_f32((d / usize::from(heads)) as f32),
-    })
+    }))
     .op(fc_op(ta, to, &fo, Activation::None))
-    .op(Op::Add {
+    .op(Op::Add(hone::ops::Add {
         a: x1,
         b: to,
         out: r1,
         params: res_add,
-    })
+    }))
     .op(ln(r1, x2))
     .op(fc_op(x2, h1, &f1, Activation::None))
-    .op(Op::Lut {
+    .op(Op::Lut(hone::ops::Lut {
         input: h1,
         out: g1,
         table: &gelu_t,
-    });
+    }));
     if let Some((h2, r2)) = h2r2 {
         b.op(fc_op(g1, h2, &f2, Activation::None))
-            .op(Op::Add {
+            .op(Op::Add(hone::ops::Add {
                 a: x2,
                 b: h2,
                 out: r2,
                 params: res_add,
-            })
+            }))
             .op(ln(r2, x3));
     } else {
-        b.op(Op::FcAddNorm {
+        b.op(Op::FcAddNorm(hone::ops::FcAddNorm {
             input: g1,
             residual: x2,
             out: x3,
@@ -379,19 +381,19 @@ pub fn transformer_with(
             gamma: &gamma,
             beta: &beta,
             eps: 1e-5,
-        });
+        }));
     }
-    b.op(Op::Pool {
+    b.op(Op::Pool(hone::ops::Pool {
         input: x3,
         out: pooled,
         kind: PoolKind::Mean,
         rescale: multiplier(1.0, "pool")?,
-    })
-    .op(Op::Head {
+    }))
+    .op(Op::Head(hone::ops::Head {
         input: pooled,
         weights: &head_w,
         bias: &head_b,
         normalize: false,
-    });
+    }));
     b.build()
 }

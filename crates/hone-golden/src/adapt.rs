@@ -84,7 +84,10 @@ pub struct Session<'r, 'm, 'a, const F: usize> {
 
 impl<'r, 'm, 'a, const F: usize> Session<'r, 'm, 'a, F> {
     /// A session with nothing enrolled, in `ram` (cleared).
-    pub fn new(model: &'m Model<'a>, ram: &'r mut AdaptRam<F>) -> Result<Self, AdaptError> {
+    pub fn new<const OPS: usize>(
+        model: &'m Model<'a, OPS>,
+        ram: &'r mut AdaptRam<F>,
+    ) -> Result<Self, AdaptError> {
         ram.store.clear();
         Ok(Self {
             head: Head::new(model)?,
@@ -99,9 +102,9 @@ impl<'r, 'm, 'a, const F: usize> Session<'r, 'm, 'a, F> {
     }
 
     /// Collects `prompt` as an example of `label` (enrolled if new); returns the class id.
-    pub fn enrol(
+    pub fn enrol<const OPS: usize>(
         &mut self,
-        runner: &mut Runner<'_, '_, '_>,
+        runner: &mut Runner<'_, '_, '_, OPS>,
         prompt: &str,
         label: &str,
     ) -> Result<usize, AdaptError> {
@@ -119,9 +122,9 @@ impl<'r, 'm, 'a, const F: usize> Session<'r, 'm, 'a, F> {
 
     /// Classifies `prompt` with the adapted head: log-probabilities into `out` (at least
     /// [`Session::num_classes`] long), returns the label.
-    pub fn classify(
+    pub fn classify<const OPS: usize>(
         &self,
-        runner: &mut Runner<'_, '_, '_>,
+        runner: &mut Runner<'_, '_, '_, OPS>,
         prompt: &str,
         out: &mut [f32],
     ) -> usize {

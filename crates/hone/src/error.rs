@@ -32,6 +32,14 @@ pub enum Error {
     },
     /// The tokenizer description is invalid.
     Tokenizer(TokenizerError),
+    /// The blob has more operations than the [`crate::Model`]'s table holds (its `OPS`
+    /// parameter; load it with `Model::<N>::load`).
+    OpCapacity {
+        /// Operations in the blob.
+        ops: u16,
+        /// Operations the model type holds.
+        capacity: u16,
+    },
     /// The caller's scratch buffer is smaller than [`crate::Model::scratch_words`].
     ScratchTooSmall {
         /// Words (u32) needed.
@@ -102,6 +110,11 @@ impl fmt::Display for Error {
             }
             Error::Invalid { op, reason } => write!(f, "invalid model at op {op}: {reason}"),
             Error::Tokenizer(e) => write!(f, "invalid tokenizer: {e}"),
+            Error::OpCapacity { ops, capacity } => write!(
+                f,
+                "model has {ops} operations, more than this build's capacity of {capacity} \
+                 (Model::<{ops}>::load)"
+            ),
             Error::ScratchTooSmall { need, got } => {
                 write!(f, "scratch too small: need {need} words, got {got}")
             }

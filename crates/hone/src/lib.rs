@@ -38,16 +38,19 @@
 #![warn(missing_docs)]
 
 pub mod adapt;
+pub mod bytes;
 mod error;
 pub mod format;
+mod graph;
 pub mod kernels;
 mod model;
 pub mod ops;
 pub mod quant;
 mod run;
 pub mod tokenizer;
-mod validate;
 
 pub use error::{Error, Invalid, TokenizerError};
-pub use model::{Model, Ops, StrTable, MAX_CLASSES, MAX_LEN, MAX_TENSORS};
+pub use graph::MAX_TENSORS;
+pub use model::{Classifier, Model, StrTable, DEFAULT_OPS, MAX_LEN};
+pub use ops::head::MAX_CLASSES;
 pub use run::{Prediction, Runner};

@@ -2,29 +2,33 @@
 
 use crate::error::{Error, Invalid};
 use crate::format::{
-    self, InputKind, ModelDesc, Op, StrTableDesc, TensorRec, CRC32, FORMAT_VERSION, HEADER_LEN,
-    MAGIC, MIN_FORMAT_VERSION, TENSOR_REC_LEN,
+    InputKind, ModelDesc, StrTableDesc, TensorRec, CRC32, FORMAT_VERSION, HEADER_LEN, MAGIC,
+    MIN_FORMAT_VERSION, TENSOR_REC_LEN,
 };
-use crate::quant::multiplier_ok;
+use crate::graph;
+use crate::ops::Op;
+use crate::ops::{head, Step};
 use crate::tokenizer::{Tokenizer, TokenizerConfig, Vocab};
 
-/// Most activation tensors a model may declare.
-pub const MAX_TENSORS: usize = 256;
 /// Longest sequence a model may declare.
 pub const MAX_LEN: u16 = 512;
-/// Most classes a head may have.
-pub const MAX_CLASSES: usize = 4096;
+/// Operations a [`Model`] holds unless told otherwise (its `OPS` parameter).
+pub const DEFAULT_OPS: usize = 32;
 
 /// A validated model borrowing its weights from the blob.
 ///
 /// Built once by [`Model::from_bytes`]; every later access is in bounds by construction.
+/// `OPS` is the capacity of its table of checked operations (one entry per op of the blob,
+/// [`DEFAULT_OPS`] unless chosen with [`Model::load`]): a blob with more ops is refused with
+/// [`Error::OpCapacity`]. Firmware sizes it to the model it embeds ([`Model::op_count`]).
 #[derive(Debug, Clone)]
-pub struct Model<'a> {
-    pub(crate) desc: ModelDesc<'a>,
-    pub(crate) tokenizer: Tokenizer<'a>,
+pub struct Model<'a, const OPS: usize = DEFAULT_OPS> {
+    desc: ModelDesc<'a>,
+    tokenizer: Tokenizer<'a>,
+    pub(crate) classifier: Classifier<'a>,
+    pub(crate) steps: heapless::Vec<Step<'a>, OPS>,
     pub(crate) layout: Layout,
-    pub(crate) head: HeadView<'a>,
-    pub(crate) version: u16,
+    version: u16,
 }
 
 /// Where each scratch region lives, in 32-bit words.
@@ -34,7 +38,7 @@ pub(crate) struct Layout {
     pub ids: (usize, usize),
     /// Activation arena (int8 tensors).
     pub arena: (usize, usize),
-    /// f32 workspace (attention scores, the rows of [`Op::FcAddNorm`]).
+    /// f32 working memory of the ops that need it.
     pub work: (usize, usize),
     /// f32 feature vector (head input).
     pub features: (usize, usize),
@@ -44,17 +48,52 @@ pub(crate) struct Layout {
     pub total: usize,
 }
 
-/// The float head borrowed from the blob.
+/// The model's pre-trained classifier: the float head borrowed from the blob and its class
+/// names. On-device adaptation ([`crate::adapt::Head`]) extends it with enrolled classes.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct HeadView<'a> {
-    pub weights: &'a [u8],
-    pub bias: &'a [u8],
-    pub normalize: bool,
-    pub features: usize,
-    pub classes: usize,
+pub struct Classifier<'a> {
+    pub(crate) head: head::Checked<'a>,
+    labels: StrTable<'a>,
 }
 
-/// A table of strings stored in the blob (label names).
+impl<'a> Classifier<'a> {
+    /// Label names, in class order.
+    pub fn labels(&self) -> StrTable<'a> {
+        self.labels
+    }
+
+    /// Number of classes.
+    pub fn num_classes(&self) -> usize {
+        self.head.classes
+    }
+
+    /// Length of the feature vector the head consumes.
+    pub fn feature_dim(&self) -> usize {
+        self.head.features
+    }
+
+    /// Whether the features are L2-normalised before the head.
+    pub fn normalizes_features(&self) -> bool {
+        self.head.normalize
+    }
+
+    /// Weight `W[class][feature]` (0.0 out of range).
+    pub fn weight(&self, class: usize, feature: usize) -> f32 {
+        self.head.weight(class, feature)
+    }
+
+    /// Bias of `class` (0.0 out of range).
+    pub fn bias(&self, class: usize) -> f32 {
+        crate::bytes::read_f32(self.head.bias, class)
+    }
+
+    /// The weights (`classes × features` f32 LE) and biases (`classes` f32 LE) as stored.
+    pub fn raw(&self) -> (&'a [u8], &'a [u8]) {
+        (self.head.weights, self.head.bias)
+    }
+}
+
+/// A table of UTF-8 strings stored in the blob (label names), checked at load.
 #[derive(Debug, Clone, Copy)]
 pub struct StrTable<'a> {
     offsets: &'a [u8],
@@ -62,6 +101,7 @@ pub struct StrTable<'a> {
 }
 
 impl<'a> StrTable<'a> {
+    /// Checks a table: `n + 1` ascending offsets from 0 to the text's end, each string UTF-8.
     fn new(d: StrTableDesc<'a>) -> Option<Self> {
         if !d.offsets.len().is_multiple_of(4) || d.offsets.len() < 4 {
             return None;
@@ -81,7 +121,7 @@ impl<'a> StrTable<'a> {
 
     fn off(&self, i: usize) -> Option<usize> {
         let b = self.offsets.get(i * 4..i * 4 + 4)?;
-        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        Some(crate::bytes::read_u32(b, 0) as usize)
     }
 
     fn bytes(&self, i: usize) -> Option<&'a [u8]> {
@@ -108,63 +148,42 @@ const fn words(bytes: usize) -> usize {
     bytes.div_ceil(4)
 }
 
-fn invalid(op: usize, reason: Invalid) -> Error {
+fn invalid(reason: Invalid) -> Error {
     Error::Invalid {
-        op: u16::try_from(op).unwrap_or(u16::MAX - 1),
+        op: u16::MAX,
         reason,
     }
 }
 
-const MODEL: usize = u16::MAX as usize;
-
-/// Iterates over the encoded operations. Ends early if an operation fails to decode (which
-/// validation rules out).
-#[derive(Debug, Clone)]
-pub struct Ops<'a> {
-    rest: &'a [u8],
-    left: u16,
-}
-
-impl<'a> Iterator for Ops<'a> {
-    type Item = Op<'a>;
-    fn next(&mut self) -> Option<Op<'a>> {
-        if self.left == 0 {
-            return None;
-        }
-        let (op, rest) = postcard::take_from_bytes::<Op<'a>>(self.rest).ok()?;
-        self.rest = rest;
-        self.left -= 1;
-        Some(op)
+/// Checks a blob's header and checksum; returns its format version and payload.
+fn unframe(blob: &[u8]) -> Result<(u16, &[u8]), Error> {
+    let header = blob.get(..HEADER_LEN).ok_or(Error::Truncated)?;
+    let field = |i: usize| crate::bytes::read_u32(header, i);
+    if header.get(0..4) != Some(&MAGIC[..]) {
+        return Err(Error::BadMagic);
     }
+    let (version, header_len) = (field(1) as u16, (field(1) >> 16) as usize);
+    if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
+        return Err(Error::UnsupportedVersion(version));
+    }
+    if header_len != HEADER_LEN {
+        return Err(Error::Decode);
+    }
+    let payload = blob
+        .get(HEADER_LEN..)
+        .and_then(|p| p.get(..field(2) as usize))
+        .ok_or(Error::Truncated)?;
+    if CRC32.checksum(payload) != field(3) {
+        return Err(Error::ChecksumMismatch);
+    }
+    Ok((version, payload))
 }
 
 impl<'a> Model<'a> {
-    /// Parses and validates a blob. Never panics; returns a typed error for any malformed
-    /// input. The returned model borrows `blob` (zero-copy).
+    /// Parses and validates a blob into a model of [`DEFAULT_OPS`] capacity. Never panics;
+    /// returns a typed error for any malformed input. The model borrows `blob` (zero-copy).
     pub fn from_bytes(blob: &'a [u8]) -> Result<Self, Error> {
-        let header = blob.get(..HEADER_LEN).ok_or(Error::Truncated)?;
-        if header[0..4] != MAGIC {
-            return Err(Error::BadMagic);
-        }
-        let version = u16::from_le_bytes([header[4], header[5]]);
-        if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
-            return Err(Error::UnsupportedVersion(version));
-        }
-        let header_len = usize::from(u16::from_le_bytes([header[6], header[7]]));
-        let payload_len = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
-        let crc = u32::from_le_bytes([header[12], header[13], header[14], header[15]]);
-        if header_len != HEADER_LEN {
-            return Err(Error::Decode);
-        }
-        let payload = blob
-            .get(HEADER_LEN..)
-            .and_then(|p| p.get(..payload_len as usize))
-            .ok_or(Error::Truncated)?;
-        if CRC32.checksum(payload) != crc {
-            return Err(Error::ChecksumMismatch);
-        }
-        let desc: ModelDesc<'a> = postcard::from_bytes(payload).map_err(|_| Error::Decode)?;
-        Self::validate(desc, version)
+        Self::load(blob)
     }
 
     /// Validates an already decoded description as the newest format version
@@ -172,13 +191,23 @@ impl<'a> Model<'a> {
     pub fn from_desc(desc: ModelDesc<'a>) -> Result<Self, Error> {
         Self::validate(desc, FORMAT_VERSION)
     }
+}
+
+impl<'a, const OPS: usize> Model<'a, OPS> {
+    /// [`Model::from_bytes`] with a table for up to `OPS` operations:
+    /// `Model::<64>::load(blob)`.
+    pub fn load(blob: &'a [u8]) -> Result<Self, Error> {
+        let (version, payload) = unframe(blob)?;
+        let desc: ModelDesc<'a> = postcard::from_bytes(payload).map_err(|_| Error::Decode)?;
+        Self::validate(desc, version)
+    }
 
     /// Validates `desc` as format `version`: an op newer than `version` is
     /// [`Invalid::OpVersion`].
     fn validate(desc: ModelDesc<'a>, version: u16) -> Result<Self, Error> {
         let InputKind::Text = desc.input;
         if desc.max_len == 0 || desc.max_len > MAX_LEN {
-            return Err(invalid(MODEL, Invalid::Limit));
+            return Err(invalid(Invalid::Limit));
         }
         let t = desc.tokenizer;
         let vocab = Vocab::new(t.vocab.offsets, t.vocab.text)?;
@@ -193,58 +222,21 @@ impl<'a> Model<'a> {
                 max_chars_per_word: t.max_chars_per_word,
             },
         )?;
-        let labels = StrTable::new(desc.labels).ok_or(invalid(MODEL, Invalid::Labels))?;
-        let head = crate::validate::check_graph(&desc, vocab.len(), version)?;
+        let labels = StrTable::new(desc.labels).ok_or(invalid(Invalid::Labels))?;
+        let mut steps = heapless::Vec::new();
+        let head = graph::check(&desc, vocab.len(), version, &mut steps)?;
         if labels.len() != head.classes {
-            return Err(invalid(MODEL, Invalid::Labels));
+            return Err(invalid(Invalid::Labels));
         }
-        let layout = Self::plan(&desc, &head);
+        let layout = plan(&desc, &steps, &head);
         Ok(Self {
             desc,
             tokenizer,
+            classifier: Classifier { head, labels },
+            steps,
             layout,
-            head,
             version,
         })
-    }
-
-    fn plan(desc: &ModelDesc<'a>, head: &HeadView<'a>) -> Layout {
-        let max_len = usize::from(desc.max_len);
-        // The f32 workspace holds one row of attention scores (`max_len`) or one
-        // pre-normalisation row of an `FcAddNorm` (its output width), whichever is longer.
-        let work_words = ops_of(desc)
-            .map(|op| match op {
-                Op::Attention { .. } => max_len,
-                Op::FcAddNorm { out, .. } => {
-                    let i = usize::from(out) * TENSOR_REC_LEN;
-                    desc.tensors
-                        .get(i..)
-                        .and_then(TensorRec::from_bytes)
-                        .map_or(0, |t| usize::from(t.cols))
-                }
-                _ => 0,
-            })
-            .max()
-            .unwrap_or(0);
-        let mut at = 0;
-        let mut region = |n: usize| {
-            let r = (at, at + n);
-            at += n;
-            r
-        };
-        let ids = region(words(max_len * 2));
-        let arena = region(words(desc.arena_bytes as usize));
-        let work = region(work_words);
-        let features = region(head.features);
-        let logits = region(head.classes);
-        Layout {
-            ids,
-            arena,
-            work,
-            features,
-            logits,
-            total: at,
-        }
     }
 
     /// Exact scratch size in 32-bit words that [`crate::Runner::new`] needs.
@@ -285,49 +277,50 @@ impl<'a> Model<'a> {
         &self.tokenizer
     }
 
-    /// Label names of the pre-trained head, in class order.
+    /// The pre-trained classifier (head and class names).
+    pub fn classifier(&self) -> &Classifier<'a> {
+        &self.classifier
+    }
+
+    /// Label names of the pre-trained head, in class order (checked once, at load).
     pub fn labels(&self) -> StrTable<'a> {
-        // Validated in `from_desc`; the fallback is never taken.
-        StrTable::new(self.desc.labels).unwrap_or(StrTable {
-            offsets: &[0, 0, 0, 0],
-            text: &[],
-        })
+        self.classifier.labels
     }
 
     /// Number of classes of the pre-trained head.
     pub fn num_classes(&self) -> usize {
-        self.head.classes
+        self.classifier.num_classes()
     }
 
     /// Length of the feature vector the head consumes (the pooled, dequantised vector).
     pub fn feature_dim(&self) -> usize {
-        self.head.features
+        self.classifier.feature_dim()
     }
 
     /// Whether the features are L2-normalised before the head.
     pub fn normalizes_features(&self) -> bool {
-        self.head.normalize
+        self.classifier.normalizes_features()
     }
 
     /// Pre-trained head weight `W[class][feature]` (0.0 out of range).
     pub fn head_weight(&self, class: usize, feature: usize) -> f32 {
-        if feature >= self.head.features {
-            return 0.0;
-        }
-        read_f32(self.head.weights, class * self.head.features + feature)
+        self.classifier.weight(class, feature)
     }
 
     /// Pre-trained head bias of `class` (0.0 out of range).
     pub fn head_bias(&self, class: usize) -> f32 {
-        read_f32(self.head.bias, class)
+        self.classifier.bias(class)
     }
 
-    /// The decoded operations, in execution order.
-    pub fn ops(&self) -> Ops<'a> {
-        Ops {
-            rest: self.desc.ops.bytes,
-            left: self.desc.ops.count,
-        }
+    /// Number of operations.
+    pub fn op_count(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// The operations' wire parameters, in execution order (for tools that inspect a model;
+    /// inference runs the checked steps).
+    pub fn ops(&self) -> impl Iterator<Item = Op<'a>> + Clone {
+        graph::decode(&self.desc)
     }
 
     /// Activation tensor record `id` (as validated at load).
@@ -357,31 +350,32 @@ impl<'a> Model<'a> {
     }
 }
 
-/// Reads the `i`-th little-endian f32 of `bytes` (0.0 past the end).
-#[inline]
-pub(crate) fn read_f32(bytes: &[u8], i: usize) -> f32 {
-    match bytes.get(i * 4..i * 4 + 4) {
-        Some(b) => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-        None => 0.0,
+/// Lays out the scratch regions: token ids, arena, the largest working memory of any op,
+/// features, logits.
+fn plan(desc: &ModelDesc<'_>, steps: &[Step<'_>], head: &head::Checked<'_>) -> Layout {
+    let max_len = usize::from(desc.max_len);
+    let work_words = steps
+        .iter()
+        .map(|s| s.work_words(max_len))
+        .max()
+        .unwrap_or(0);
+    let mut at = 0;
+    let mut region = |n: usize| {
+        let r = (at, at + n);
+        at += n;
+        r
+    };
+    let ids = region(words(max_len * 2));
+    let arena = region(words(desc.arena_bytes as usize));
+    let work = region(work_words);
+    let features = region(head.features);
+    let logits = region(head.classes);
+    Layout {
+        ids,
+        arena,
+        work,
+        features,
+        logits,
+        total: at,
     }
-}
-
-/// Reads the `i`-th little-endian i32 of `bytes` (0 past the end).
-#[inline]
-pub(crate) fn read_i32(bytes: &[u8], i: usize) -> i32 {
-    match bytes.get(i * 4..i * 4 + 4) {
-        Some(b) => i32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-        None => 0,
-    }
-}
-
-pub(crate) fn ops_of<'a>(desc: &ModelDesc<'a>) -> Ops<'a> {
-    Ops {
-        rest: desc.ops.bytes,
-        left: desc.ops.count,
-    }
-}
-
-pub(crate) fn mult_ok(m: format::Multiplier) -> bool {
-    multiplier_ok(m, -31, 30)
 }

@@ -174,6 +174,26 @@ pub(crate) fn multiplier_ok(m: Multiplier, lo: i8, hi: i8) -> bool {
     mult_ok && (lo..=hi).contains(&m.shift)
 }
 
+/// Whether an output requantisation multiplier is one the runtime accepts (`shift` in
+/// `−31..=30`).
+pub(crate) fn output_multiplier_ok(m: Multiplier) -> bool {
+    multiplier_ok(m, -31, 30)
+}
+
+/// Whether `mults` (i32 LE) and `shifts` (i8) hold exactly `n` valid output multipliers.
+pub(crate) fn row_multipliers_ok(mults: &[u8], shifts: &[u8], n: usize) -> bool {
+    mults.len() == 4 * n
+        && shifts.len() == n
+        && crate::bytes::i32s(mults)
+            .zip(shifts)
+            .all(|(multiplier, &s)| {
+                output_multiplier_ok(Multiplier {
+                    multiplier,
+                    shift: s as i8,
+                })
+            })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,8 @@
 //! The loader rejects inconsistent graphs with the specific reason, and the exporter's arena
 //! plan reuses memory between tensors whose lifetimes do not overlap.
 
-use hone::format::{Activation, Multiplier, Op, PoolKind};
+use hone::format::Multiplier;
+use hone::ops::{Activation, Op, PoolKind};
 use hone::{Error, Invalid, Model};
 use hone_build::testutil::{tiny_transformer, vocab};
 use hone_build::{BuildError, ModelBuilder, TokenizerSpec};
@@ -46,20 +47,20 @@ fn build(
     let e = b.tensor(true, d as u16, 0.1, 0);
     let p = b.tensor(pool_out_per_token, d as u16, 0.1, 0);
     let h = b.tensor(false, 3, 0.1, 0);
-    b.op(Op::Embedding {
+    b.op(Op::Embedding(hone::ops::Embedding {
         out: e,
         table: &table,
         token_scale: 0.1,
         row_requant: None,
         positions: None,
-    })
-    .op(Op::Pool {
+    }))
+    .op(Op::Pool(hone::ops::Pool {
         input: e,
         out: p,
         kind: PoolKind::Mean,
         rescale: ONE,
-    })
-    .op(Op::FullyConnected {
+    }))
+    .op(Op::FullyConnected(hone::ops::FullyConnected {
         input: p,
         out: h,
         weights: &w,
@@ -67,13 +68,13 @@ fn build(
         multipliers: &mults,
         shifts: &shifts,
         activation: Activation::None,
-    })
-    .op(Op::Head {
+    }))
+    .op(Op::Head(hone::ops::Head {
         input: h,
         weights: &head_w,
         bias: &head_b,
         normalize: false,
-    });
+    }));
     b.build()
 }
 
@@ -108,29 +109,29 @@ fn structure_and_order_are_checked() {
     let mut b = ModelBuilder::new("t", 8, vec!["a".into()], spec());
     let e = b.tensor(true, 4, 0.1, 0);
     let p = b.tensor(false, 4, 0.1, 0);
-    b.op(Op::Embedding {
+    b.op(Op::Embedding(hone::ops::Embedding {
         out: e,
         table: &table,
         token_scale: 0.1,
         row_requant: None,
         positions: None,
-    })
-    .op(Op::Head {
+    }))
+    .op(Op::Head(hone::ops::Head {
         input: p,
         weights: &head_w,
         bias: &head_b,
         normalize: false,
-    });
+    }));
     assert_eq!(reason(b.build()), Invalid::Order);
     // No embedding first.
     let mut b = ModelBuilder::new("t", 8, vec!["a".into()], spec());
     let p = b.tensor(false, 4, 0.1, 0);
-    b.op(Op::Head {
+    b.op(Op::Head(hone::ops::Head {
         input: p,
         weights: &head_w,
         bias: &head_b,
         normalize: false,
-    });
+    }));
     assert!(matches!(
         b.build(),
         Err(BuildError::Invalid(Error::Invalid {
@@ -142,25 +143,25 @@ fn structure_and_order_are_checked() {
     let mut b = ModelBuilder::new("t", 8, vec!["a".into(), "b".into()], spec());
     let e = b.tensor(true, 4, 0.1, 0);
     let p = b.tensor(false, 4, 0.1, 0);
-    b.op(Op::Embedding {
+    b.op(Op::Embedding(hone::ops::Embedding {
         out: e,
         table: &table,
         token_scale: 0.1,
         row_requant: None,
         positions: None,
-    })
-    .op(Op::Pool {
+    }))
+    .op(Op::Pool(hone::ops::Pool {
         input: e,
         out: p,
         kind: PoolKind::Mean,
         rescale: ONE,
-    })
-    .op(Op::Head {
+    }))
+    .op(Op::Head(hone::ops::Head {
         input: p,
         weights: &head_w,
         bias: &head_b,
         normalize: false,
-    });
+    }));
     assert_eq!(reason(b.build()), Invalid::Labels);
 }
 
@@ -232,16 +233,16 @@ fn build_fused(f: Fused) -> Result<Vec<u8>, BuildError> {
     let r = b.tensor(true, f.residual_cols, 0.1, 0);
     let x = b.tensor(true, d, 0.05, 0);
     let p = b.tensor(false, d, 0.05, 0);
-    b.op(Op::Embedding {
+    b.op(Op::Embedding(hone::ops::Embedding {
         out: e,
         table: &table,
         token_scale: 0.1,
         row_requant: None,
         positions: None,
-    });
+    }));
     if f.residual_cols != d {
         // A residual of another width, written by an op that allows it.
-        b.op(Op::FullyConnected {
+        b.op(Op::FullyConnected(hone::ops::FullyConnected {
             input: e,
             out: r,
             weights: &vec![1u8; 4 * usize::from(f.residual_cols)],
@@ -251,10 +252,10 @@ fn build_fused(f: Fused) -> Result<Vec<u8>, BuildError> {
                 .collect::<Vec<_>>(),
             shifts: &vec![1u8; usize::from(f.residual_cols)],
             activation: Activation::None,
-        });
+        }));
     }
     let residual = if f.residual_cols == d { e } else { r };
-    b.op(Op::FcAddNorm {
+    b.op(Op::FcAddNorm(hone::ops::FcAddNorm {
         input: e,
         residual,
         out: x,
@@ -264,19 +265,19 @@ fn build_fused(f: Fused) -> Result<Vec<u8>, BuildError> {
         gamma: &gamma,
         beta: &beta,
         eps: f.eps,
-    })
-    .op(Op::Pool {
+    }))
+    .op(Op::Pool(hone::ops::Pool {
         input: x,
         out: p,
         kind: PoolKind::First,
         rescale: ONE,
-    })
-    .op(Op::Head {
+    }))
+    .op(Op::Head(hone::ops::Head {
         input: p,
         weights: &head_w,
         bias: &[0u8; 8],
         normalize: false,
-    });
+    }));
     assert_eq!(b.version(), 2);
     b.build()
 }
@@ -355,7 +356,7 @@ fn fc_add_norm_output_must_not_overlap_its_residual() {
     let blob = build_fused(FUSED_OK).unwrap();
     let m = Model::from_bytes(&blob).unwrap();
     let (residual, out) = match m.ops().nth(1) {
-        Some(Op::FcAddNorm { residual, out, .. }) => (residual, out),
+        Some(Op::FcAddNorm(hone::ops::FcAddNorm { residual, out, .. })) => (residual, out),
         other => panic!("{other:?}"),
     };
     let mut desc = m.desc().clone();

@@ -1,10 +1,10 @@
 //! The sequence every board runs: flash self-test, model load, golden vectors, measurements.
 
 use embedded_storage::nor_flash::ReadNorFlash;
-use hone::{Model, Runner};
 
 use crate::{
-    blobs, check, exit,
+    blobs::{self, Model, Runner},
+    check, exit,
     flash::{self, Backend, Storage},
     measure::{self, Clock, Meter},
     stack,
@@ -69,7 +69,7 @@ pub fn run_with<C: Clock, B: Backend>(
     let model = if model_blob.is_empty() {
         None
     } else {
-        let ((model, work), peak) = stack::peak(|| meter.measure(|| Model::from_bytes(model_blob)));
+        let ((model, work), peak) = stack::peak(|| meter.measure(|| Model::load(model_blob)));
         match model {
             Ok(m) => {
                 defmt::info!(

@@ -21,3 +21,8 @@ pub fn golden() -> &'static [u8] {
 }
 
 include!(concat!(env!("OUT_DIR"), "/scratch.rs"));
+
+/// The embedded model's type: a [`hone::Model`] holding exactly its [`OPS`] operations.
+pub type Model<'a> = hone::Model<'a, OPS>;
+/// A [`hone::Runner`] of [`Model`].
+pub type Runner<'m, 'a, 's> = hone::Runner<'m, 'a, 's, OPS>;

@@ -6,7 +6,7 @@
 
 use core::iter::Peekable;
 
-use hone::Runner;
+use crate::blobs::Runner;
 use hone_golden::{Golden, Mismatch, Vector};
 
 #[cfg(hone_fw_adapt)]

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use hone::format::{Op, TensorRec};
+use hone::format::TensorRec;
+use hone::ops::Op;
 use hone::Model;
 use serde::Serialize;
 
@@ -109,13 +110,13 @@ pub fn layer(m: &Model<'_>, index: usize, op: &Op<'_>, seq: usize) -> Layer {
     let t = |id: u16| m.tensor(id);
     let n = |b: &[u8]| b.len() as u64;
     let (name, input, output, params, bytes, macs) = match *op {
-        Op::Embedding {
+        Op::Embedding(hone::ops::Embedding {
             out,
             table,
             row_requant,
             positions,
             ..
-        } => {
+        }) => {
             let rr = row_requant.map_or(0, |r| n(r.multipliers) + n(r.shifts));
             let pos = positions.map_or(0, |p| n(p.table));
             let name = if positions.is_some() {
@@ -133,7 +134,7 @@ pub fn layer(m: &Model<'_>, index: usize, op: &Op<'_>, seq: usize) -> Layer {
                 0,
             )
         }
-        Op::FullyConnected {
+        Op::FullyConnected(hone::ops::FullyConnected {
             input,
             out,
             weights,
@@ -141,9 +142,9 @@ pub fn layer(m: &Model<'_>, index: usize, op: &Op<'_>, seq: usize) -> Layer {
             multipliers,
             shifts,
             activation,
-        } => {
+        }) => {
             let name = match activation {
-                hone::format::Activation::Relu => "FullyConnected+ReLU",
+                hone::ops::Activation::Relu => "FullyConnected+ReLU",
                 _ => "FullyConnected",
             };
             let macs = rows(t(input), seq) * cols(t(input)) * cols(t(out));
@@ -151,53 +152,53 @@ pub fn layer(m: &Model<'_>, index: usize, op: &Op<'_>, seq: usize) -> Layer {
             let params = n(weights) + n(bias) / 4;
             (name, shape(t(input)), shape(t(out)), params, bytes, macs)
         }
-        Op::Add { a, b, out, .. } => {
+        Op::Add(hone::ops::Add { a, b, out, .. }) => {
             let input = format!("{} + {}", shape(t(a)), shape(t(b)));
             ("Add", input, shape(t(out)), 0, 0, 0)
         }
-        Op::LayerNorm {
+        Op::LayerNorm(hone::ops::LayerNorm {
             input,
             out,
             gamma,
             beta,
             ..
-        } => {
+        }) => {
             let b = n(gamma) + n(beta);
             ("LayerNorm", shape(t(input)), shape(t(out)), b / 4, b, 0)
         }
-        Op::Lut { input, out, table } => {
+        Op::Lut(hone::ops::Lut { input, out, table }) => {
             let b = n(table);
             ("Lut", shape(t(input)), shape(t(out)), b, b, 0)
         }
-        Op::Attention {
+        Op::Attention(hone::ops::Attention {
             q,
             k,
             v,
             out,
             heads,
             ..
-        } => {
+        }) => {
             let input = format!("q,k,v {} ({heads} heads)", shape(t(q)));
             let _ = (k, v);
             let macs = 2 * (seq as u64) * (seq as u64) * cols(t(q));
             ("Attention", input, shape(t(out)), 0, 0, macs)
         }
-        Op::Pool {
+        Op::Pool(hone::ops::Pool {
             input, out, kind, ..
-        } => {
+        }) => {
             let name = match kind {
-                hone::format::PoolKind::Mean => "Pool(mean)",
-                hone::format::PoolKind::First => "Pool(first)",
+                hone::ops::PoolKind::Mean => "Pool(mean)",
+                hone::ops::PoolKind::First => "Pool(first)",
                 _ => "Pool(max)",
             };
             (name, shape(t(input)), shape(t(out)), 0, 0, 0)
         }
-        Op::Head {
+        Op::Head(hone::ops::Head {
             input,
             weights,
             bias,
             normalize,
-        } => {
+        }) => {
             let name = if normalize { "Head(L2-norm)" } else { "Head" };
             let classes = n(bias) / 4;
             let out = format!("1×{classes}");
@@ -211,7 +212,7 @@ pub fn layer(m: &Model<'_>, index: usize, op: &Op<'_>, seq: usize) -> Layer {
                 classes * cols(t(input)),
             )
         }
-        Op::FcAddNorm {
+        Op::FcAddNorm(hone::ops::FcAddNorm {
             input,
             residual,
             out,
@@ -221,7 +222,7 @@ pub fn layer(m: &Model<'_>, index: usize, op: &Op<'_>, seq: usize) -> Layer {
             gamma,
             beta,
             ..
-        } => {
+        }) => {
             let macs = rows(t(input), seq) * cols(t(input)) * cols(t(out));
             let bytes = n(weights) + n(bias) + n(scales) + n(gamma) + n(beta);
             let params = n(weights) + (n(bias) + n(gamma) + n(beta)) / 4;

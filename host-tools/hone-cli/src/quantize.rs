@@ -12,7 +12,8 @@
 //! * LayerNorm, softmax and the head stay in f32 on the device.
 
 use anyhow::{bail, Context, Result};
-use hone::format::{Activation, Op, PoolKind, Positions, RowRequant, TensorRec};
+use hone::format::TensorRec;
+use hone::ops::{Activation, Op, PoolKind, Positions, RowRequant};
 use hone_build::{
     add_params, asymmetric, f32_bytes, fc_add_norm_params, fc_params, i8_bytes, lut_table,
     multiplier, quantize_rows, ModelBuilder,
@@ -92,7 +93,7 @@ impl Graph<'_> {
         let (wq, ws) = quantize_rows(&l.w, l.inp);
         let (b, m, s) = fc_params(&wq, &ws, &l.b, s_in, zp_in, qo.0)
             .with_context(|| format!("quantising the layer producing `{probe}`"))?;
-        self.b.op(Op::FullyConnected {
+        self.b.op(Op::FullyConnected(hone::ops::FullyConnected {
             input,
             out,
             weights: &i8_bytes(&wq),
@@ -100,20 +101,20 @@ impl Graph<'_> {
             multipliers: &m,
             shifts: &s,
             activation: act,
-        });
+        }));
         Ok(out)
     }
 
     fn layer_norm(&mut self, input: u16, ln: &LayerNorm, probe: &str) -> Result<u16> {
         let qo = self.calibrated(probe)?;
         let out = self.tensor(true, ln.gamma.len(), qo)?;
-        self.b.op(Op::LayerNorm {
+        self.b.op(Op::LayerNorm(hone::ops::LayerNorm {
             input,
             out,
             gamma: &f32_bytes(&ln.gamma),
             beta: &f32_bytes(&ln.beta),
             eps: ln.eps,
-        });
+        }));
         Ok(out)
     }
 
@@ -122,7 +123,7 @@ impl Graph<'_> {
         let out = self.tensor(true, cols, qo)?;
         let params = add_params(self.q(a).0, self.q(b).0, qo.0)
             .with_context(|| format!("residual add `{probe}`"))?;
-        self.b.op(Op::Add { a, b, out, params });
+        self.b.op(Op::Add(hone::ops::Add { a, b, out, params }));
         Ok(out)
     }
 
@@ -148,7 +149,7 @@ impl Graph<'_> {
         let out = self.tensor(true, l.out, qo)?;
         let (wq, ws) = quantize_rows(&l.w, l.inp);
         let (bias, scales) = fc_add_norm_params(&wq, &ws, &l.b, s_in, zp_in);
-        self.b.op(Op::FcAddNorm {
+        self.b.op(Op::FcAddNorm(hone::ops::FcAddNorm {
             input,
             residual,
             out,
@@ -158,7 +159,7 @@ impl Graph<'_> {
             gamma: &f32_bytes(&ln.gamma),
             beta: &f32_bytes(&ln.beta),
             eps: ln.eps,
-        });
+        }));
         Ok(out)
     }
 }
@@ -218,7 +219,7 @@ fn embedding(g: &mut Graph<'_>, r: &Reference, perm: &[usize]) -> Result<u16> {
         None => (None, (token_scale, 0)),
     };
     let out = g.tensor(true, d, out_q)?;
-    g.b.op(Op::Embedding {
+    g.b.op(Op::Embedding(hone::ops::Embedding {
         out,
         table: &i8_bytes(&table),
         token_scale,
@@ -231,7 +232,7 @@ fn embedding(g: &mut Graph<'_>, r: &Reference, perm: &[usize]) -> Result<u16> {
             scale: *scale,
             add: *add,
         }),
-    });
+    }));
     Ok(out)
 }
 
@@ -277,14 +278,14 @@ pub fn build(
             let ctx = g.calibrated(&p("ctx"))?;
             let a = g.tensor(true, d, ctx)?;
             let score_scale = g.q(q).0 * g.q(k).0 / dh.sqrt();
-            g.b.op(Op::Attention {
+            g.b.op(Op::Attention(hone::ops::Attention {
                 q,
                 k,
                 v,
                 out: a,
                 heads,
                 score_scale,
-            });
+            }));
             let probes = [p("attn_out"), p("res1"), p("ln1")];
             let probes = [&*probes[0], &*probes[1], &*probes[2]];
             let x1 = g.residual_block(fuse.attention(), a, x, &l.o, &l.ln1, probes)?;
@@ -292,11 +293,11 @@ pub fn build(
             let (sh, zh) = g.q(h);
             let qg = g.calibrated(&p("gelu"))?;
             let gt = g.tensor(true, l.ff1.out, qg)?;
-            g.b.op(Op::Lut {
+            g.b.op(Op::Lut(hone::ops::Lut {
                 input: h,
                 out: gt,
                 table: &lut_table(gelu, sh, zh, qg.0, qg.1),
-            });
+            }));
             let probes = [p("ff2"), p("res2"), p("ln2")];
             let probes = [&*probes[0], &*probes[1], &*probes[2]];
             x = g.residual_block(fuse.ffn(), gt, x1, &l.ff2, &l.ln2, probes)?;
@@ -309,12 +310,12 @@ pub fn build(
     };
     let pooled = g.tensor(false, d, pool_q)?;
     let rescale = multiplier(f64::from(g.q(x).0) / f64::from(pool_q.0), "pool rescale")?;
-    g.b.op(Op::Pool {
+    g.b.op(Op::Pool(hone::ops::Pool {
         input: x,
         out: pooled,
         kind,
         rescale,
-    });
+    }));
     let mut feat = pooled;
     for (i, (m, spec)) in w.mlp.iter().zip(&c.mlp).enumerate() {
         let act = match spec.activation {
@@ -323,12 +324,12 @@ pub fn build(
         };
         feat = g.fc(feat, m, &format!("mlp.{i}"), act)?;
     }
-    g.b.op(Op::Head {
+    g.b.op(Op::Head(hone::ops::Head {
         input: feat,
         weights: &f32_bytes(&w.head.w),
         bias: &f32_bytes(&w.head.b),
         normalize: c.normalize_features,
-    });
+    }));
     g.b.build()
         .map_err(|e| anyhow::anyhow!("building the blob: {e}"))
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use hone::format::{Op, PoolKind};
+use hone::ops::{Op, PoolKind};
 use hone::{Model, Runner};
 use hone_reference::math::{argmax, cosine};
 use hone_reference::model::NoProbe;
@@ -121,7 +121,7 @@ fn compare(
                 .map(|&t| model.tokenizer().vocab().token(t).unwrap_or("?"))
                 .collect();
             let mut logits = vec![0.0f32; model.num_classes()];
-            if let Some(Op::Head { weights, bias, .. }) = head {
+            if let Some(Op::Head(hone::ops::Head { weights, bias, .. })) = head {
                 hone::ops::head_logits(weights, bias, &feats, &mut logits);
             }
             let out = r.run(&p.text, &mut NoProbe);
@@ -158,7 +158,7 @@ fn compare(
 /// The reference settings an exported blob implies.
 pub fn overrides_of(m: &Model<'_>) -> Overrides {
     let pooling = m.ops().find_map(|op| match op {
-        Op::Pool { kind, .. } => Some(match kind {
+        Op::Pool(hone::ops::Pool { kind, .. }) => Some(match kind {
             PoolKind::First => Pooling::First,
             PoolKind::Max => Pooling::Max,
             _ => Pooling::Mean,

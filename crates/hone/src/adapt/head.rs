@@ -5,7 +5,7 @@ use half::f16;
 use heapless::{String, Vec};
 
 use super::{AdaptError, Store};
-use crate::model::Model;
+use crate::model::{Classifier, Model};
 use crate::ops;
 use crate::quant::sqrt_f32;
 
@@ -67,14 +67,14 @@ impl<const NEW: usize, const F: usize> Default for NewRows<NEW, F> {
 /// rows live in RAM (`NEW` of them at most, features up to `F` long).
 #[derive(Debug, Clone)]
 pub struct Head<'m, 'a, const NEW: usize, const F: usize> {
-    model: &'m Model<'a>,
+    base: &'m Classifier<'a>,
     pub(crate) rows: NewRows<NEW, F>,
 }
 
 impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
     /// A head with the model's classes only. Fails if the model's features are longer than
     /// `F`.
-    pub fn new(model: &'m Model<'a>) -> Result<Self, AdaptError> {
+    pub fn new<const OPS: usize>(model: &'m Model<'a, OPS>) -> Result<Self, AdaptError> {
         if model.feature_dim() > F || model.num_classes() + NEW > usize::from(u16::MAX) {
             return Err(AdaptError::FeatureDim {
                 model: model.feature_dim().min(usize::from(u16::MAX)) as u16,
@@ -82,24 +82,24 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
             });
         }
         Ok(Self {
-            model,
+            base: model.classifier(),
             rows: NewRows::new(),
         })
     }
 
-    /// The model whose frozen rows this head extends.
-    pub fn model(&self) -> &'m Model<'a> {
-        self.model
+    /// The pre-trained classifier whose frozen rows this head extends.
+    pub fn classifier(&self) -> &'m Classifier<'a> {
+        self.base
     }
 
     /// Feature length in use (the model's).
     pub fn dim(&self) -> usize {
-        self.model.feature_dim()
+        self.base.feature_dim()
     }
 
     /// Number of pre-trained classes.
     pub fn old_classes(&self) -> usize {
-        self.model.num_classes()
+        self.base.num_classes()
     }
 
     /// Number of enrolled classes.
@@ -115,7 +115,7 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
     /// Name of class `c`.
     pub fn label(&self, c: usize) -> Option<&str> {
         match c.checked_sub(self.old_classes()) {
-            None => self.model.labels().get(c),
+            None => self.base.labels().get(c),
             Some(k) => self.rows.names.get(k).map(|s| s.as_str()),
         }
     }
@@ -164,7 +164,7 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
     /// Pre-trained or enrolled weight `W[c][f]` (0.0 out of range).
     pub fn weight(&self, c: usize, f: usize) -> f32 {
         match c.checked_sub(self.old_classes()) {
-            None => self.model.head_weight(c, f),
+            None => self.base.weight(c, f),
             Some(k) if k < self.num_new() && f < self.dim() => self.rows.w[k][f],
             Some(_) => 0.0,
         }
@@ -173,7 +173,7 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
     /// Bias of class `c` (0.0 out of range).
     pub fn bias(&self, c: usize) -> f32 {
         match c.checked_sub(self.old_classes()) {
-            None => self.model.head_bias(c),
+            None => self.base.bias(c),
             Some(k) => self.rows.b.get(k).copied().unwrap_or(0.0),
         }
     }
@@ -219,9 +219,9 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
     /// Pre-trained row `c` as little-endian f32 bytes, borrowed from the blob.
     fn old_row(&self, c: usize) -> &'a [u8] {
         let d = self.dim();
-        self.model
-            .head
-            .weights
+        self.base
+            .raw()
+            .0
             .get(c * d * 4..(c + 1) * d * 4)
             .unwrap_or(&[])
     }
@@ -240,7 +240,7 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
                 ss += w * w;
             }
             norms += sqrt_f32(ss);
-            biases += self.model.head_bias(c);
+            biases += self.base.bias(c);
         }
         (norms / c_old as f32, biases / c_old as f32)
     }
@@ -358,7 +358,7 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
             return Err(AdaptError::UnknownLabel);
         }
         for (f, o) in out[..d].iter_mut().enumerate() {
-            *o = self.model.head_weight(c, f);
+            *o = self.base.weight(c, f);
         }
         ops::l2_normalize(&mut out[..d]);
         for o in out[..d].iter_mut() {
@@ -394,7 +394,7 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
     /// fit or duplicates a pre-trained label.
     pub fn set_rows(&mut self, rows: NewRows<NEW, F>) -> Result<(), AdaptError> {
         for (i, n) in rows.names.iter().enumerate() {
-            let dup_old = (0..self.old_classes()).any(|c| self.model.labels().get(c) == Some(n));
+            let dup_old = (0..self.old_classes()).any(|c| self.base.labels().get(c) == Some(n));
             if dup_old || rows.names[..i].contains(n) {
                 return Err(AdaptError::DuplicateLabel);
             }

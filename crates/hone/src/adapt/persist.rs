@@ -92,12 +92,13 @@ fn newer(a: u32, b: u32) -> bool {
 
 /// Identifies the pre-trained head the state extends: CRC-32 of its weights, biases and shape.
 pub fn fingerprint<const NEW: usize, const F: usize>(head: &Head<'_, '_, NEW, F>) -> u32 {
-    let m = head.model();
+    let m = head.classifier();
+    let (weights, bias) = m.raw();
     let mut d = CRC.digest();
     d.update(&(m.feature_dim() as u32).to_le_bytes());
     d.update(&(m.num_classes() as u32).to_le_bytes());
-    d.update(m.head.weights);
-    d.update(m.head.bias);
+    d.update(weights);
+    d.update(bias);
     d.finalize()
 }
 

@@ -161,7 +161,7 @@ pub fn head_logits(weights: &[u8], bias: &[u8], x: &[f32], logits: &mut [f32]) {
             weights.get(start..start.checked_add(n)?)
         });
         *l = match row {
-            Some(row) => row_dot(read_f32(bias, c), row, x),
+            Some(row) => row_dot(crate::bytes::read_f32(bias, c), row, x),
             None => portable::head_logit(weights, bias, x, c),
         };
     }
@@ -190,15 +190,6 @@ fn row_dot(mut acc: f32, w: &[u8], x: &[f32]) -> f32 {
         }
     }
     acc
-}
-
-/// The `i`-th little-endian f32 of `bytes` (0.0 past the end).
-#[inline]
-fn read_f32(bytes: &[u8], i: usize) -> f32 {
-    i.checked_mul(4)
-        .and_then(|s| bytes.get(s..s.checked_add(4)?))
-        .and_then(|b| b.first_chunk::<4>())
-        .map_or(0.0, |b| f32::from_le_bytes(*b))
 }
 
 #[cfg(test)]

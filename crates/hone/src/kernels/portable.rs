@@ -92,19 +92,9 @@ pub fn head_logits(weights: &[u8], bias: &[u8], x: &[f32], logits: &mut [f32]) {
 /// Logit `c` of [`head_logits`].
 pub fn head_logit(weights: &[u8], bias: &[u8], x: &[f32], c: usize) -> f32 {
     let f = x.len();
-    let mut acc = read_f32(bias, c);
+    let mut acc = crate::bytes::read_f32(bias, c);
     for (j, &xv) in x.iter().enumerate() {
-        acc += read_f32(weights, c.wrapping_mul(f).wrapping_add(j)) * xv;
+        acc += crate::bytes::read_f32(weights, c.wrapping_mul(f).wrapping_add(j)) * xv;
     }
     acc
-}
-
-/// The `i`-th little-endian f32 of `bytes` (0.0 past the end; the index arithmetic wraps,
-/// as the runtime's release builds always did).
-fn read_f32(bytes: &[u8], i: usize) -> f32 {
-    let s = i.wrapping_mul(4);
-    match bytes.get(s..s.wrapping_add(4)) {
-        Some(b) => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-        None => 0.0,
-    }
 }

@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use hone::adapt::{Head, Optimizer, Reduction, Schedule, Store, TrainConfig, Validation};
-use hone::format::{Op, OpsDesc};
+use hone::format::OpsDesc;
+use hone::ops::Op;
 use hone::{Model, Runner};
 use hone_build::testutil::{tiny_model, tiny_transformer, LABELS};
 use hone_build::{f32_bytes, frame};
@@ -82,14 +83,14 @@ pub fn with_head_and_labels(
     let mut ops = Vec::new();
     for op in m.ops() {
         let op = match op {
-            Op::Head {
+            Op::Head(hone::ops::Head {
                 input, normalize, ..
-            } => Op::Head {
+            }) => Op::Head(hone::ops::Head {
                 input,
                 weights: &wb,
                 bias: &bb,
                 normalize,
-            },
+            }),
             other => other,
         };
         ops.extend(postcard::to_allocvec(&op).unwrap());

@@ -19,8 +19,9 @@ use core::hint::black_box;
 
 use cortex_m_rt::entry;
 use hone::kernels::{self, portable};
-use hone::{format::Op, Model, Runner};
+use hone::ops::Op;
 use hone_fw::app::metric;
+use hone_fw::blobs::{Model, Runner};
 use hone_fw::measure::{Clock, CmsdkTimer0, Meter};
 use hone_fw_bench::{exit, finish, Rng};
 
@@ -100,7 +101,7 @@ fn main() -> ! {
         defmt::info!("kernel-bench: no model embedded (HONE_FW_MODEL)");
         finish(exit::SUCCESS)
     }
-    let model = match Model::from_bytes(blob) {
+    let model = match Model::load(blob) {
         Ok(m) => m,
         Err(e) => {
             defmt::error!("kernel-bench: model rejected: {}", e);
@@ -154,7 +155,7 @@ fn bench_fc_op(meter: &mut Meter<CmsdkTimer0>, xb: &[i8], wb: &[i8], rng: &mut R
                         &p.bias[..4 * rows],
                         &p.mults[..4 * rows],
                         &p.shifts[..rows],
-                        hone::format::Activation::None,
+                        hone::ops::Activation::None,
                         black_box(-3),
                         out,
                         rows,
@@ -206,7 +207,7 @@ fn fc_macs(model: &Model<'_>, tokens: usize) -> u64 {
     model
         .ops()
         .map(|op| match op {
-            Op::FullyConnected { input, weights, .. } => {
+            Op::FullyConnected(hone::ops::FullyConnected { input, weights, .. }) => {
                 let rows = match model.tensor(input) {
                     Some(t) if t.per_token => tokens,
                     _ => 1,
@@ -233,14 +234,14 @@ const KINDS: [&str; 9] = [
 
 fn kind(op: &Op<'_>) -> usize {
     match op {
-        Op::Embedding { .. } => 0,
-        Op::FullyConnected { .. } => 1,
-        Op::FcAddNorm { .. } => 2,
-        Op::Add { .. } => 3,
-        Op::LayerNorm { .. } => 4,
-        Op::Lut { .. } => 5,
-        Op::Attention { .. } => 6,
-        Op::Pool { .. } => 7,
+        Op::Embedding(hone::ops::Embedding { .. }) => 0,
+        Op::FullyConnected(hone::ops::FullyConnected { .. }) => 1,
+        Op::FcAddNorm(hone::ops::FcAddNorm { .. }) => 2,
+        Op::Add(hone::ops::Add { .. }) => 3,
+        Op::LayerNorm(hone::ops::LayerNorm { .. }) => 4,
+        Op::Lut(hone::ops::Lut { .. }) => 5,
+        Op::Attention(hone::ops::Attention { .. }) => 6,
+        Op::Pool(hone::ops::Pool { .. }) => 7,
         _ => 8,
     }
 }
@@ -269,7 +270,7 @@ fn time_head(
     meter: &mut Meter<CmsdkTimer0>,
 ) -> (u64, u64) {
     let Some((weights, bias)) = model.ops().find_map(|op| match op {
-        Op::Head { weights, bias, .. } => Some((weights, bias)),
+        Op::Head(hone::ops::Head { weights, bias, .. }) => Some((weights, bias)),
         _ => None,
     }) else {
         return (0, 0);

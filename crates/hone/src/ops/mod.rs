@@ -1,0 +1,147 @@
+//! The operators, one module per op, and the registry that ties them to the wire format.
+//!
+//! Each module holds everything about its op: the wire parameters stored in a blob, the
+//! load-time check that turns them into a checked view (every operand resolved, every length
+//! and quantisation parameter proven), the evaluation of that view, the evaluation on plain
+//! slices that benchmarks and tests call directly, and unit tests.
+//!
+//! Adding an op means one new file implementing the crate-internal `Operator` trait and one line in the registry
+//! below (append only: a line's position is the op's tag on the wire), plus its float
+//! counterpart in `hone-reference`.
+
+mod frame;
+
+pub mod add;
+pub mod attention;
+pub mod embedding;
+pub mod fc_add_norm;
+pub mod fully_connected;
+pub mod head;
+pub mod layer_norm;
+pub mod lut;
+pub mod pool;
+
+pub use add::{add, add_i8, Add, AddParams};
+pub use attention::{attention, Attention};
+pub use embedding::{embedding, Embedding, Positions, RowRequant};
+pub use fc_add_norm::{fc_add_norm, FcAddNorm, FcAddNormParams};
+pub use frame::QParams;
+pub use fully_connected::{fully_connected, Activation, FullyConnected};
+pub use head::{argmax, dequantize, head_logits, l2_normalize, log_softmax, Head};
+pub use layer_norm::{layer_norm, LayerNorm};
+pub use lut::{lut, Lut};
+pub use pool::{pool, Pool, PoolKind};
+
+pub(crate) use frame::{ensure, Cx, Io, Tensor};
+
+use crate::error::Invalid;
+use serde::{Deserialize, Serialize};
+
+/// Tensor operands of an op: `(inputs, output)`, as indices into the model's tensor table.
+pub type Operands = ([Option<u16>; 3], Option<u16>);
+
+/// What every operator module implements for its wire parameters.
+pub(crate) trait Operator<'a> {
+    /// The checked view: built once at load, evaluated on every inference.
+    type Checked: Eval;
+    /// The tensors the op reads and the one it writes.
+    fn operands(&self) -> Operands;
+    /// Checks the parameters against the model (operand shapes, lengths, quantisation) and
+    /// resolves them into the checked view. Runs once, at load.
+    fn check(&self, cx: &Cx<'_, 'a>) -> Result<Self::Checked, Invalid>;
+}
+
+/// Evaluation of a checked view.
+pub(crate) trait Eval {
+    /// Computes the op's output in `io`. Cannot fail: everything it relies on was checked.
+    fn eval(&self, io: &mut Io<'_>);
+    /// f32 words of working memory the op needs at sequence length `max_len`.
+    fn work_words(&self, _max_len: usize) -> usize {
+        0
+    }
+}
+
+macro_rules! registry {
+    ($($(#[$doc:meta])* $variant:ident($(#[$field:meta])* $wire:ty) since $version:literal,)*) => {
+        /// One operation (wire view). Tensor operands are indices into the model's tensor
+        /// table (`ModelDesc::tensors`).
+        ///
+        /// The variant order is the wire tag: variants are only ever appended.
+        #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+        #[non_exhaustive]
+        pub enum Op<'a> {
+            $($(#[$doc])* $variant($(#[$field])* $wire),)*
+        }
+
+        /// An operation checked at load, in execution order.
+        #[derive(Debug, Clone, Copy)]
+        pub(crate) enum Step<'a> {
+            $($variant(<$wire as Operator<'a>>::Checked),)*
+        }
+
+        impl<'a> Op<'a> {
+            /// The oldest format version that has this op.
+            pub fn min_version(&self) -> u16 {
+                match self {
+                    $(Op::$variant(_) => $version,)*
+                }
+            }
+
+            /// The op's name.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Op::$variant(_) => stringify!($variant),)*
+                }
+            }
+
+            /// The op's tensor operands: `(inputs, output)`.
+            pub fn operands(&self) -> Operands {
+                match self {
+                    $(Op::$variant(op) => op.operands(),)*
+                }
+            }
+
+            pub(crate) fn check(&self, cx: &Cx<'_, 'a>) -> Result<Step<'a>, Invalid> {
+                match self {
+                    $(Op::$variant(op) => op.check(cx).map(Step::$variant),)*
+                }
+            }
+        }
+
+        impl Step<'_> {
+            pub(crate) fn eval(&self, io: &mut Io<'_>) {
+                match self {
+                    $(Step::$variant(op) => op.eval(io),)*
+                }
+            }
+
+            pub(crate) fn work_words(&self, max_len: usize) -> usize {
+                match self {
+                    $(Step::$variant(op) => op.work_words(max_len),)*
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    /// Token embedding lookup (+ optional positions): [`embedding()`].
+    Embedding(#[serde(borrow)] Embedding<'a>) since 1,
+    /// Fully connected layer with TFLite requantisation: [`fully_connected()`].
+    FullyConnected(#[serde(borrow)] FullyConnected<'a>) since 1,
+    /// TFLite int8 `ADD`: [`add()`].
+    Add(Add) since 1,
+    /// Layer normalisation in f32: [`layer_norm()`].
+    LayerNorm(#[serde(borrow)] LayerNorm<'a>) since 1,
+    /// Element-wise lookup table: [`lut()`].
+    Lut(#[serde(borrow)] Lut<'a>) since 1,
+    /// Multi-head self-attention: [`attention()`].
+    Attention(Attention) since 1,
+    /// Token rows reduced to one row: [`pool()`].
+    Pool(Pool) since 1,
+    /// The float classification head (always the last op): [`head`](mod@head).
+    Head(#[serde(borrow)] Head<'a>) since 1,
+    /// Fully connected + residual add + LayerNorm, fused: [`fc_add_norm()`].
+    FcAddNorm(#[serde(borrow)] FcAddNorm<'a>) since 2,
+}
