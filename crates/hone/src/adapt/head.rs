@@ -253,11 +253,8 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
     /// competes with the pre-trained rows on equal terms; training then keeps it there
     /// ([`crate::adapt::TrainConfig::max_norm`]). A smaller, margin-calibrated scale
     /// ([`Calibration::Margin`]) takes fewer old-class prompts when the head is not trained
-    /// afterwards (on the small test models, `tests/adapt_train.rs`, the full norm took 9–10
-    /// of 10 unseen old-class prompts, a 1-nat margin 0–2), but on the shipped model it
-    /// costs more new-class accuracy than it saves old (imprinting alone, CLINC150 val,
-    /// `home` intents from 5 prompts: new 0.51 / old −0.2 points at the old norm, new 0.37
-    /// / old −0.0 with a 1-nat margin).
+    /// afterwards, at a cost in new-class accuracy (measured in
+    /// `models/hone-intent/MODEL_CARD.md`, "Enrolment on the device").
     pub fn imprint<const N: usize>(
         &mut self,
         c: usize,

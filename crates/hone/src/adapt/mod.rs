@@ -38,16 +38,9 @@
 //! log-sum-exp, old target logit and sum of old logits are computed once per training run
 //! ([`Trainer`]); a training step then costs only the new rows' arithmetic. Within a step each
 //! example's features are widened from f16 once and serve its new logits and its share of
-//! the gradient, which is kept in the [`Workspace`] for clipping and the update. Measured on
-//! Cortex-M4 (QEMU, `firmware/bench` binary `adapt-bench` with the shipped `hone-intent`
-//! model, 135 classes × 64 features): enrolling 15 intents × 5 prompts with the default
-//! configuration (3-fold cross-validation, 890 Adam steps in all) takes 237.7 M instructions
-//! — imprinting 0.3 M, caches 6.1 M, training 231.3 M — i.e. 1,787 forward passes of that
-//! static model (0.133 M each). The same computation took 758.2 M (5,701 such forward
-//! passes) when each feature was widened once per new row and the gradient computed twice
-//! (for clipping, then for the update). Figures published before the bench's counter was
-//! extended past 32 bits (87.1 M for these defaults, 40.2 M for a hold-out of every 5th
-//! prompt, 37.7 M for the former defaults) were short by whole multiples of 167.8 M.
+//! the gradient, which is kept in the [`Workspace`] for clipping and the update. What an
+//! enrolment costs on Cortex-M4 is measured by `firmware/bench`'s `adapt-bench` and listed in
+//! `BENCHMARKS.md`.
 //!
 //! # Sum or mean, and class balance
 //!
@@ -81,18 +74,8 @@
 //!   rows' mean norm is scaled back onto it, so training can turn a row and move its bias
 //!   but not make it outshout the old rows.
 //!
-//! On the shipped model (CLINC150 validation split, the 15 held-out `home` intents enrolled
-//! from 5 prompts each, mean of 3 selections; `hone eval --enrol-split val`), with λ = 0.01,
-//! lr 0.02 and a hold-out of every 5th prompt: no cap, new 0.61 and old −1.9 points; with the
-//! cap, new 0.60 and old −1.1; with the cap and the default 3-fold cross-validation, 0.62 and
-//! −1.4. λ = 1 kept the old prompts but learnt little beyond imprinting (new 0.51, as
-//! imprinting alone). On the small test models
-//! (`tests/adapt_train.rs`) one replayed prompt per old class also keeps them; the old rows
-//! used as pseudo-examples ([`Head::prototype`]) did not help there: a discriminatively
-//! trained row is not where that class's prompts lie. With the shipped model, the old
-//! classes' mean train features replayed through the store (class-balanced, so the 135 old
-//! classes carry 90 % of the weight) kept the old prompts (−0.3 points) but held the new
-//! intents at 0.53.
+//! How much each of these holds back on the shipped model, and what was tried and not
+//! kept, is measured in `models/hone-intent/MODEL_CARD.md` ("Enrolment on the device").
 //!
 //! # Example
 //!

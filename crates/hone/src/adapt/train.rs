@@ -86,17 +86,9 @@ impl Default for TrainConfig {
     /// average: never worse), then training on all examples.
     ///
     /// Chosen on the validation split of CLINC150 with the shipped model (`hone eval
-    /// --enrol-split val`, the 15 held-out `home` intents enrolled from 5 prompts each;
-    /// table in `models/hone-intent/MODEL_CARD.md`): the largest new-intent accuracy whose
-    /// old-intent accuracy drops by less than 1.5 points. With no old-class prompt in the
-    /// store nothing in the data says where the new classes must *not* fire, so forgetting is
-    /// held back by the prior and the norm cap: λ = 1 kept every old prompt but learnt little
-    /// beyond imprinting (new 0.51), λ = 0.01 without the cap reached new 0.61 for −1.9 points
-    /// old, and with the cap 0.60 for −1.1 (hold-out of every 5th prompt). 3-fold
-    /// cross-validation then gave 0.616 for −1.4: holding out one of 5 prompts spends a fifth
-    /// of the user's data on a 15-example validation set, whereas k-fold trains the kept head
-    /// on all of them. It costs about 3.6× the training steps of that hold-out (3 folds of 30
-    /// epochs on two thirds of the examples, then the chosen epochs on all).
+    /// --enrol-split val`): the largest new-intent accuracy whose old-intent accuracy drops by
+    /// less than 1.5 points. The measurements behind the choice are in
+    /// `models/hone-intent/MODEL_CARD.md` ("Enrolment on the device").
     fn default() -> Self {
         Self {
             optimizer: Optimizer::ADAM,
