@@ -248,7 +248,7 @@ impl ModelBuilder {
         };
         let payload = postcard::to_allocvec(&desc).map_err(|_| BuildError::Encode)?;
         let blob = frame_version(&payload, self.version);
-        hone::Model::from_bytes(&blob).map_err(BuildError::Invalid)?;
+        crate::HostModel::load(&blob).map_err(BuildError::Invalid)?;
         Ok(blob)
     }
 }

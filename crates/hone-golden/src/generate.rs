@@ -2,7 +2,8 @@
 
 use alloc::{string::String, vec, vec::Vec};
 
-use hone::{Model, Runner};
+use hone::Runner;
+use hone_build::HostModel;
 
 use crate::{f32_bytes, u32_bytes, Vector};
 
@@ -36,7 +37,7 @@ impl ClassifyCase {
 
 /// Tokenises and classifies every prompt with `blob`, exactly as the device will.
 pub fn classify(blob: &[u8], prompts: &[&str]) -> Result<Vec<ClassifyCase>, hone::Error> {
-    let model = Model::from_bytes(blob)?;
+    let model = HostModel::load(blob)?;
     let mut scratch = vec![0u32; model.scratch_words()];
     let mut runner = Runner::new(&model, &mut scratch)?;
     Ok(prompts
@@ -168,7 +169,7 @@ pub fn adapt(
     seed: u32,
     eval: &[(&str, &str)],
 ) -> Result<Vec<AdaptStep>, AdaptGenError> {
-    let model = Model::from_bytes(blob).map_err(AdaptGenError::Model)?;
+    let model = HostModel::load(blob).map_err(AdaptGenError::Model)?;
     let script = Script {
         model: &model,
         enrol,
@@ -186,7 +187,7 @@ pub fn adapt(
 
 /// The arguments of [`adapt`], run at the capacity [`crate::adapt::with_capacity`] picks.
 pub(crate) struct Script<'s, 'm, 'a> {
-    pub(crate) model: &'m Model<'a>,
+    pub(crate) model: &'m HostModel<'a>,
     pub(crate) enrol: &'s [(&'s str, &'s str)],
     pub(crate) epochs: u16,
     pub(crate) seed: u32,

@@ -165,7 +165,7 @@ fn adaptation_results_do_not_depend_on_feature_capacity() {
     use crate::adapt::{AdaptRam, CapacityFn};
     use crate::generate::Script;
     let blob = hone_build::testutil::tiny_model().expect("test model");
-    let model = hone::Model::from_bytes(&blob).expect("valid");
+    let model = hone_build::HostModel::load(&blob).expect("valid");
     assert_eq!(model.feature_dim(), 12);
     let enrol = [
         ("weather", "what is the weather today"),

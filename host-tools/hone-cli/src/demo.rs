@@ -11,7 +11,8 @@ use embedded_storage::nor_flash::{
 };
 use hone::adapt::persist::Journal;
 use hone::adapt::{ram_bytes, Head, Store, TrainConfig, Trainer, Workspace};
-use hone::{Model, Runner};
+use hone::Runner;
+use hone_build::HostModel as Model;
 use serde::Deserialize;
 
 /// Capacities of the demo's adaptation state (the device build's defaults); the feature
@@ -131,7 +132,7 @@ impl NorFlash for FileFlash {
 }
 
 fn predict_all<const N: usize, const F: usize>(
-    runner: &mut Runner<'_, '_, '_>,
+    runner: &mut Runner<'_, '_, '_, { hone_build::HOST_OPS }>,
     head: &Head<'_, '_, N, F>,
     prompts: &[DemoTest],
 ) -> Vec<(String, f32)> {
@@ -168,8 +169,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             args.model.display()
         )
     })?;
-    let model =
-        Model::from_bytes(&blob).map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
+    let model = Model::load(&blob).map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
     let demo = load_demo(&args.demo)?;
     match model.feature_dim() {
         0..=64 => run_with::<64>(args, &model, blob.len(), &demo),

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use hone::format::TensorRec;
 use hone::ops::Op;
-use hone::Model;
+use hone_build::HostModel as Model;
 use serde::Serialize;
 
 /// Describe a `.hone` blob: layer table, flash and RAM, MACs per inference.
@@ -251,7 +251,7 @@ pub fn layer(m: &Model<'_>, index: usize, op: &Op<'_>, seq: usize) -> Layer {
 
 /// Builds the report for `blob` at sequence length `seq` (default: max_len).
 pub fn report(blob: &[u8], seq: Option<usize>) -> Result<Report> {
-    let m = Model::from_bytes(blob).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
+    let m = Model::load(blob).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
     let seq = seq.unwrap_or(m.max_len()).min(m.max_len());
     let layers: Vec<Layer> = m
         .ops()

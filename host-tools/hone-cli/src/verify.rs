@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use hone::ops::{Op, PoolKind};
-use hone::{Model, Runner};
+use hone::Runner;
+use hone_build::HostModel as Model;
 use hone_reference::math::{argmax, cosine};
 use hone_reference::model::NoProbe;
 use hone_reference::{Overrides, Pooling, Reference};
@@ -186,7 +187,7 @@ pub fn summarize(
     ps: &[prompts::Prompt],
     jobs: usize,
 ) -> Result<Summary> {
-    let model = Model::from_bytes(blob).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
+    let model = Model::load(blob).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
     let r = Reference::load(dir, &overrides_of(&model))
         .with_context(|| format!("loading reference {}", dir.display()))?;
     let bar = progress::bar(ps.len() as u64, "verifying");

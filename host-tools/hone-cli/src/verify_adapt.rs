@@ -11,7 +11,8 @@ use anyhow::{bail, Result};
 use hone::adapt::{
     Head, Optimizer, Reduction, Schedule, Store, TrainConfig, Trainer, Validation, Workspace,
 };
-use hone::{Model, Runner};
+use hone::Runner;
+use hone_build::HostModel as Model;
 use hone_reference::nll;
 use serde::Serialize;
 
@@ -75,7 +76,7 @@ pub fn run(a: &crate::verify::VerifyArgs) -> Result<()> {
     use anyhow::Context;
     let blob =
         std::fs::read(&a.model).with_context(|| format!("cannot read {}", a.model.display()))?;
-    let model = Model::from_bytes(&blob).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
+    let model = Model::load(&blob).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
     let is_json = a.data.extension().is_some_and(|e| e == "json");
     let pool = crate::prompts::load(&a.data, "train")?;
     let known = |l: &str| (0..model.num_classes()).any(|c| model.labels().get(c) == Some(l));
@@ -308,7 +309,7 @@ mod tests {
     fn runtime_and_reference_agree_over_100_steps() {
         let (train, test) = data();
         for blob in [tiny_model().unwrap(), tiny_transformer().unwrap()] {
-            let m = Model::from_bytes(&blob).unwrap();
+            let m = Model::load(&blob).unwrap();
             let s = check(&m, &train, &test, 100).unwrap();
             eprintln!("{s:?}");
             assert!(s.ok, "{s:?}");
@@ -321,7 +322,7 @@ mod tests {
     #[test]
     fn too_many_new_labels_are_an_error() {
         let blob = tiny_model().unwrap();
-        let m = Model::from_bytes(&blob).unwrap();
+        let m = Model::load(&blob).unwrap();
         let train: Vec<(String, String)> = (0..=NEW)
             .map(|i| ("play music".to_string(), format!("new{i}")))
             .collect();
