@@ -36,7 +36,8 @@ fn main() {
             let (words, features, classes, ops) = if bytes.is_empty() {
                 (0, 0, 0, 2)
             } else {
-                let m = hone::Model::<1024>::load(&bytes)
+                let mut steps = hone::Steps::<1024>::new();
+                let m = hone::Model::load(&bytes, &mut steps)
                     .unwrap_or_else(|e| panic!("{var}: invalid model: {e:?}"));
                 (
                     m.scratch_words(),

@@ -1,5 +1,6 @@
 //! `hone export` → `hone inspect` → `hone verify` on small checkpoints made here.
 
+use hone_build::HostSteps;
 use std::path::Path;
 
 use hone_tests::fixtures;
@@ -61,7 +62,8 @@ fn static_model_export_inspect_verify() {
     let again = export(&ckpt, &dir.join("again.hone"), &[]);
     assert!(blob == again, "export is not deterministic");
 
-    let m = hone::Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = hone::Model::load(&blob, &mut steps).unwrap();
     assert_eq!(m.num_classes(), 4);
     assert_eq!(m.feature_dim(), 24);
     assert!(m.normalizes_features());
@@ -109,7 +111,8 @@ fn bert_model_export_inspect_verify() {
     fixtures::bert_checkpoint(&ckpt);
     let model = dir.join("bert.hone");
     let blob = export(&ckpt, &model, &["--max-len", "24", "--pooling", "mean"]);
-    let m = hone::Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = hone::Model::load(&blob, &mut steps).unwrap();
     assert_eq!(m.max_len(), 24);
     assert!(!m.normalizes_features());
 
@@ -159,7 +162,8 @@ fn bert_model_export_inspect_verify() {
     let args = ["--max-len", "24", "--pooling", "mean", "--no-fuse"];
     let blob1 = export(&ckpt, &v1, &args);
     assert_eq!(blob1[4..6], [1, 0]);
-    let m1 = hone::Model::from_bytes(&blob1).unwrap();
+    let mut m1_steps = HostSteps::new();
+    let m1 = hone::Model::load(&blob1, &mut m1_steps).unwrap();
     assert_eq!(m1.ops().count(), ops.len() + 2 * 2 * 2);
     check_verify(&verify(&v1, &ckpt, &ckpt.join("test.txt")), 200);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -174,9 +178,10 @@ fn pruned_vocabulary_still_verifies() {
     let full = export(&ckpt, &dir.join("full.hone"), &[]);
     let model = dir.join("pruned.hone");
     let blob = export(&ckpt, &model, &["--prune-vocab", corpus.to_str().unwrap()]);
+    let (mut sf, mut sp) = (HostSteps::new(), HostSteps::new());
     let (mf, mp) = (
-        hone::Model::from_bytes(&full).unwrap(),
-        hone::Model::from_bytes(&blob).unwrap(),
+        hone::Model::load(&full, &mut sf).unwrap(),
+        hone::Model::load(&blob, &mut sp).unwrap(),
     );
     let (nf, np) = (mf.tokenizer().vocab().len(), mp.tokenizer().vocab().len());
     assert!(np < nf, "pruning kept {np} of {nf} tokens");

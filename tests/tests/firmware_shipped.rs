@@ -17,6 +17,7 @@ use std::{
     sync::OnceLock,
 };
 
+use hone_build::HostSteps;
 use hone_golden::{
     generate::{adapt, classify, parse_prompts, AdaptStep, ClassifyCase},
     model_crc, Vector,
@@ -160,7 +161,8 @@ fn m4_runs_the_shipped_model_bit_exact() {
     assert_eq!(r.metric("classify_count").unwrap(), f.cases.len() as u64);
     // The adaptation state is sized for the model's 64 features, 16 classes x 10 examples.
     let blob = fs::read(&f.model).unwrap();
-    let model = hone::Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let model = hone::Model::load(&blob, &mut steps).unwrap();
     assert_eq!(model.feature_dim(), 64);
     // (The host's figure is a little larger: its `usize` length fields take 8 bytes.)
     let (device, host) = (

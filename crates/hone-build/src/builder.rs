@@ -248,7 +248,7 @@ impl ModelBuilder {
         };
         let payload = postcard::to_allocvec(&desc).map_err(|_| BuildError::Encode)?;
         let blob = frame_version(&payload, self.version);
-        crate::HostModel::load(&blob).map_err(BuildError::Invalid)?;
+        hone::Model::load(&blob, &mut crate::HostSteps::new()).map_err(BuildError::Invalid)?;
         Ok(blob)
     }
 }

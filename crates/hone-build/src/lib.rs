@@ -9,13 +9,14 @@ pub mod builder;
 pub mod quant;
 pub mod testutil;
 
-/// Operation capacity of models loaded on the host (tools, exporters, golden vectors): large
+/// Operation capacity of the models loaded on the host (tools, exporters, golden vectors): large
 /// enough for any model the exporters and importers write (a 12-layer transformer has about
 /// 100 operations). Device firmware sizes its capacity to the blob it embeds instead.
 pub const HOST_OPS: usize = 256;
 
-/// A model as host tools load it: [`hone::Model`] with [`HOST_OPS`] capacity.
-pub type HostModel<'a> = hone::Model<'a, HOST_OPS>;
+/// The table of checked operations host tools load models with: [`hone::Steps`] of
+/// [`HOST_OPS`] capacity (`let mut steps = HostSteps::new(); Model::load(blob, &mut steps)`).
+pub type HostSteps<'a> = hone::Steps<'a, HOST_OPS>;
 
 pub use builder::{
     frame, frame_version, sort_vocab, str_table, BuildError, ModelBuilder, TokenizerSpec,

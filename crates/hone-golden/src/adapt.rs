@@ -84,10 +84,7 @@ pub struct Session<'r, 'm, 'a, const F: usize> {
 
 impl<'r, 'm, 'a, const F: usize> Session<'r, 'm, 'a, F> {
     /// A session with nothing enrolled, in `ram` (cleared).
-    pub fn new<const OPS: usize>(
-        model: &'m Model<'a, OPS>,
-        ram: &'r mut AdaptRam<F>,
-    ) -> Result<Self, AdaptError> {
+    pub fn new(model: &'m Model<'a>, ram: &'r mut AdaptRam<F>) -> Result<Self, AdaptError> {
         ram.store.clear();
         Ok(Self {
             head: Head::new(model)?,
@@ -102,9 +99,9 @@ impl<'r, 'm, 'a, const F: usize> Session<'r, 'm, 'a, F> {
     }
 
     /// Collects `prompt` as an example of `label` (enrolled if new); returns the class id.
-    pub fn enrol<const OPS: usize>(
+    pub fn enrol(
         &mut self,
-        runner: &mut Runner<'_, '_, '_, OPS>,
+        runner: &mut Runner<'_, '_, '_>,
         prompt: &str,
         label: &str,
     ) -> Result<usize, AdaptError> {
@@ -122,9 +119,9 @@ impl<'r, 'm, 'a, const F: usize> Session<'r, 'm, 'a, F> {
 
     /// Classifies `prompt` with the adapted head: log-probabilities into `out` (at least
     /// [`Session::num_classes`] long), returns the label.
-    pub fn classify<const OPS: usize>(
+    pub fn classify(
         &self,
-        runner: &mut Runner<'_, '_, '_, OPS>,
+        runner: &mut Runner<'_, '_, '_>,
         prompt: &str,
         out: &mut [f32],
     ) -> usize {

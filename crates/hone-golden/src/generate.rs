@@ -1,9 +1,10 @@
 //! Computing golden vectors with the host build of `hone` (feature `generate`).
 
 use alloc::{string::String, vec, vec::Vec};
+use hone_build::HostSteps;
 
+use hone::Model;
 use hone::Runner;
-use hone_build::HostModel;
 
 use crate::{f32_bytes, u32_bytes, Vector};
 
@@ -37,7 +38,8 @@ impl ClassifyCase {
 
 /// Tokenises and classifies every prompt with `blob`, exactly as the device will.
 pub fn classify(blob: &[u8], prompts: &[&str]) -> Result<Vec<ClassifyCase>, hone::Error> {
-    let model = HostModel::load(blob)?;
+    let mut steps = HostSteps::new();
+    let model = Model::load(blob, &mut steps)?;
     let mut scratch = vec![0u32; model.scratch_words()];
     let mut runner = Runner::new(&model, &mut scratch)?;
     Ok(prompts
@@ -169,7 +171,8 @@ pub fn adapt(
     seed: u32,
     eval: &[(&str, &str)],
 ) -> Result<Vec<AdaptStep>, AdaptGenError> {
-    let model = HostModel::load(blob).map_err(AdaptGenError::Model)?;
+    let mut steps = HostSteps::new();
+    let model = Model::load(blob, &mut steps).map_err(AdaptGenError::Model)?;
     let script = Script {
         model: &model,
         enrol,
@@ -187,7 +190,7 @@ pub fn adapt(
 
 /// The arguments of [`adapt`], run at the capacity [`crate::adapt::with_capacity`] picks.
 pub(crate) struct Script<'s, 'm, 'a> {
-    pub(crate) model: &'m HostModel<'a>,
+    pub(crate) model: &'m Model<'a>,
     pub(crate) enrol: &'s [(&'s str, &'s str)],
     pub(crate) epochs: u16,
     pub(crate) seed: u32,

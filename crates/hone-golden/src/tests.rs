@@ -1,4 +1,5 @@
 use alloc::vec;
+use hone_build::HostSteps;
 
 use super::*;
 
@@ -111,7 +112,7 @@ fn corrupt_files_are_errors_not_panics() {
 #[cfg(feature = "generate")]
 #[test]
 fn generated_vectors_match_a_second_host_run() {
-    use hone::{Model, Runner};
+    use hone::Runner;
     let blob = hone_build::testutil::tiny_transformer().expect("test model");
     let prompts = ["turn the lights off", "", "play music please", "日本語 !!!"];
     let cases = generate::classify(&blob, &prompts).expect("generate");
@@ -120,7 +121,8 @@ fn generated_vectors_match_a_second_host_run() {
     let g = Golden::parse(&bytes).expect("parse");
     assert_eq!(g.header.model_crc, model_crc(&blob));
 
-    let model = Model::from_bytes(&blob).expect("model");
+    let mut steps = HostSteps::new();
+    let model = hone::Model::load(&blob, &mut steps).expect("model");
     let mut scratch = vec![0u32; model.scratch_words()];
     let mut r = Runner::new(&model, &mut scratch).expect("runner");
     for (v, prompt) in g.vectors().zip(prompts) {
@@ -165,7 +167,8 @@ fn adaptation_results_do_not_depend_on_feature_capacity() {
     use crate::adapt::{AdaptRam, CapacityFn};
     use crate::generate::Script;
     let blob = hone_build::testutil::tiny_model().expect("test model");
-    let model = hone_build::HostModel::load(&blob).expect("valid");
+    let mut steps = HostSteps::new();
+    let model = hone::Model::load(&blob, &mut steps).expect("valid");
     assert_eq!(model.feature_dim(), 12);
     let enrol = [
         ("weather", "what is the weather today"),

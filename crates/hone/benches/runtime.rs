@@ -4,6 +4,7 @@
 //!
 //! Cortex-M4 instruction counts come from the QEMU benchmark firmware (`hone bench`).
 
+use hone_build::HostSteps;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -44,7 +45,8 @@ const ENROL: [(&str, [&str; 5]); 2] = [
 
 fn runtime(c: &mut Criterion) {
     let blob = testutil::transformer(64, 4, 256, 7).expect("stand-in model");
-    let model = Model::from_bytes(&blob).expect("valid model");
+    let mut steps = HostSteps::new();
+    let model = Model::load(&blob, &mut steps).expect("valid model");
     let mut scratch = vec![0u32; model.scratch_words()];
     let mut runner = Runner::new(&model, &mut scratch).expect("scratch");
 

@@ -6,7 +6,7 @@ pub use crate::tokenizer::TokenizerError;
 
 /// Everything that can go wrong when loading a model or preparing to run it.
 ///
-/// Once [`crate::Model::from_bytes`] and [`crate::Runner::new`] have returned `Ok`, inference
+/// Once [`crate::Model::load`] and [`crate::Runner::new`] have returned `Ok`, inference
 /// has no error path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -32,8 +32,8 @@ pub enum Error {
     },
     /// The tokenizer description is invalid.
     Tokenizer(TokenizerError),
-    /// The blob has more operations than the [`crate::Model`]'s table holds (its `OPS`
-    /// parameter; load it with `Model::<N>::load`).
+    /// The blob has more operations than the caller's [`crate::Steps`] table holds (give it
+    /// a larger `N`: `Steps::<N>::new()`).
     OpCapacity {
         /// Operations in the blob.
         ops: u16,
@@ -112,8 +112,8 @@ impl fmt::Display for Error {
             Error::Tokenizer(e) => write!(f, "invalid tokenizer: {e}"),
             Error::OpCapacity { ops, capacity } => write!(
                 f,
-                "model has {ops} operations, more than this build's capacity of {capacity} \
-                 (Model::<{ops}>::load)"
+                "model has {ops} operations, more than its table of steps holds ({capacity}; \
+                 load it with Steps::<{ops}>)"
             ),
             Error::ScratchTooSmall { need, got } => {
                 write!(f, "scratch too small: need {need} words, got {got}")

@@ -16,7 +16,7 @@
 //! stability rule.
 //!
 //! The ops' wire parameters live in their modules under `hone::ops` (the `Op` enum). These
-//! types are the *wire* view: they are not validated. [`crate::Model::from_bytes`]
+//! types are the *wire* view: they are not validated. [`crate::Model::load`]
 //! decodes and validates them once, after which every access is in bounds.
 
 use serde::{Deserialize, Serialize};

@@ -3,8 +3,9 @@
 //! A `no_std`, heap-free runtime for int8 quantised text classifiers on microcontrollers,
 //! with on-device fine-tuning of the last layer.
 //!
-//! * [`Model::from_bytes`] validates a `.hone` blob once and borrows its weights in place
-//!   (zero-copy from flash). After `Ok`, inference cannot fail or panic.
+//! * [`Model::load`] validates a `.hone` blob once and borrows its weights in place
+//!   (zero-copy from flash); its checked operations go into a [`Steps`] table the caller
+//!   places (stack or `static`). After `Ok`, inference cannot fail or panic.
 //! * [`Runner`] runs the model in a scratch buffer the caller owns; its exact size is
 //!   [`Model::scratch_words`], computed from the exporter's liveness-based arena plan.
 //! * Arithmetic follows TFLite's int8 semantics: symmetric per-channel weights, asymmetric
@@ -13,9 +14,10 @@
 //!   so that every target computes the same bits.
 //!
 //! ```
-//! use hone::{Model, Runner};
+//! use hone::{Model, Runner, Steps};
 //! # let blob = hone_build::testutil::tiny_model().unwrap();
-//! let model = Model::from_bytes(&blob)?;
+//! let mut steps = Steps::<8>::new(); // room for the model's operations
+//! let model = Model::load(&blob, &mut steps)?;
 //! let mut scratch = vec![0u32; model.scratch_words()];
 //!
 //! // One-off: borrow the scratch buffer for a single prediction.
@@ -51,6 +53,6 @@ pub mod tokenizer;
 
 pub use error::{Error, Invalid, TokenizerError};
 pub use graph::MAX_TENSORS;
-pub use model::{Classifier, Model, StrTable, DEFAULT_OPS, MAX_LEN};
+pub use model::{Classifier, Model, Steps, StrTable, DEFAULT_OPS, MAX_LEN};
 pub use ops::head::MAX_CLASSES;
 pub use run::{Prediction, Runner};

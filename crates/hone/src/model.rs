@@ -12,21 +12,50 @@ use crate::tokenizer::{Tokenizer, TokenizerConfig, Vocab};
 
 /// Longest sequence a model may declare.
 pub const MAX_LEN: u16 = 512;
-/// Operations a [`Model`] holds unless told otherwise (its `OPS` parameter).
+/// Operations a [`Steps`] table holds unless told otherwise (its `N` parameter).
 pub const DEFAULT_OPS: usize = 32;
 
-/// A validated model borrowing its weights from the blob.
+/// Caller-provided storage for a model's table of checked operations (one entry per op of
+/// the blob, built once at load and run on every inference).
 ///
-/// Built once by [`Model::from_bytes`]; every later access is in bounds by construction.
-/// `OPS` is the capacity of its table of checked operations (one entry per op of the blob,
-/// [`DEFAULT_OPS`] unless chosen with [`Model::load`]): a blob with more ops is refused with
+/// Like smoltcp's socket buffers it is the caller's to place: on the stack next to the model,
+/// or in a `static` so the table is not part of the stack. `N` bounds the operations a model
+/// may have ([`DEFAULT_OPS`] unless chosen): a blob with more is refused with
 /// [`Error::OpCapacity`]. Firmware sizes it to the model it embeds ([`Model::op_count`]).
+pub struct Steps<'a, const N: usize = DEFAULT_OPS> {
+    table: heapless::Vec<Step<'a>, N>,
+}
+
+impl<const N: usize> Steps<'_, N> {
+    /// An empty table for up to `N` operations.
+    pub const fn new() -> Self {
+        Self {
+            table: heapless::Vec::new(),
+        }
+    }
+
+    /// Operations the table holds at most.
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+}
+
+impl<const N: usize> Default for Steps<'_, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A validated model borrowing its weights from the blob and its checked operations from a
+/// caller's [`Steps`].
+///
+/// Built once by [`Model::load`]; every later access is in bounds by construction.
 #[derive(Debug, Clone)]
-pub struct Model<'a, const OPS: usize = DEFAULT_OPS> {
+pub struct Model<'a> {
     desc: ModelDesc<'a>,
     tokenizer: Tokenizer<'a>,
     pub(crate) classifier: Classifier<'a>,
-    pub(crate) steps: heapless::Vec<Step<'a>, OPS>,
+    pub(crate) steps: &'a [Step<'a>],
     pub(crate) layout: Layout,
     version: u16,
 }
@@ -180,31 +209,39 @@ fn unframe(blob: &[u8]) -> Result<(u16, &[u8]), Error> {
 }
 
 impl<'a> Model<'a> {
-    /// Parses and validates a blob into a model of [`DEFAULT_OPS`] capacity. Never panics;
-    /// returns a typed error for any malformed input. The model borrows `blob` (zero-copy).
-    pub fn from_bytes(blob: &'a [u8]) -> Result<Self, Error> {
-        Self::load(blob)
+    /// Parses and validates a blob, filling `steps` with its checked operations. Never panics;
+    /// returns a typed error for any malformed input. The model borrows `blob` (zero-copy)
+    /// and `steps`:
+    ///
+    /// ```ignore
+    /// let mut steps = hone::Steps::<16>::new();
+    /// let model = hone::Model::load(blob, &mut steps)?;
+    /// ```
+    pub fn load<'b: 'a, const N: usize>(
+        blob: &'b [u8],
+        steps: &'a mut Steps<'b, N>,
+    ) -> Result<Self, Error> {
+        let (version, payload) = unframe(blob)?;
+        let desc: ModelDesc<'b> = postcard::from_bytes(payload).map_err(|_| Error::Decode)?;
+        Self::validate(desc, version, steps)
     }
 
     /// Validates an already decoded description as the newest format version
     /// ([`FORMAT_VERSION`]).
-    pub fn from_desc(desc: ModelDesc<'a>) -> Result<Self, Error> {
-        Self::validate(desc, FORMAT_VERSION)
-    }
-}
-
-impl<'a, const OPS: usize> Model<'a, OPS> {
-    /// [`Model::from_bytes`] with a table for up to `OPS` operations:
-    /// `Model::<64>::load(blob)`.
-    pub fn load(blob: &'a [u8]) -> Result<Self, Error> {
-        let (version, payload) = unframe(blob)?;
-        let desc: ModelDesc<'a> = postcard::from_bytes(payload).map_err(|_| Error::Decode)?;
-        Self::validate(desc, version)
+    pub fn from_desc<'b: 'a, const N: usize>(
+        desc: ModelDesc<'b>,
+        steps: &'a mut Steps<'b, N>,
+    ) -> Result<Self, Error> {
+        Self::validate(desc, FORMAT_VERSION, steps)
     }
 
     /// Validates `desc` as format `version`: an op newer than `version` is
     /// [`Invalid::OpVersion`].
-    fn validate(desc: ModelDesc<'a>, version: u16) -> Result<Self, Error> {
+    fn validate<'b: 'a, const N: usize>(
+        desc: ModelDesc<'b>,
+        version: u16,
+        steps: &'a mut Steps<'b, N>,
+    ) -> Result<Self, Error> {
         let InputKind::Text = desc.input;
         if desc.max_len == 0 || desc.max_len > MAX_LEN {
             return Err(invalid(Invalid::Limit));
@@ -223,12 +260,14 @@ impl<'a, const OPS: usize> Model<'a, OPS> {
             },
         )?;
         let labels = StrTable::new(desc.labels).ok_or(invalid(Invalid::Labels))?;
-        let mut steps = heapless::Vec::new();
-        let head = graph::check(&desc, vocab.len(), version, &mut steps)?;
+        steps.table.clear();
+        let head = graph::check(&desc, vocab.len(), version, &mut steps.table)?;
+        let steps: &'a Steps<'b, N> = steps;
+        let steps = steps.table.as_slice();
         if labels.len() != head.classes {
             return Err(invalid(Invalid::Labels));
         }
-        let layout = plan(&desc, &steps, &head);
+        let layout = plan(&desc, steps, &head);
         Ok(Self {
             desc,
             tokenizer,

@@ -29,8 +29,8 @@ impl Prediction<'_> {
 /// Create it once per model and buffer; each call reuses the buffer. After [`Runner::new`]
 /// succeeds, no method can fail or panic.
 #[derive(Debug)]
-pub struct Runner<'m, 'a, 's, const OPS: usize = { crate::DEFAULT_OPS }> {
-    model: &'m Model<'a, OPS>,
+pub struct Runner<'m, 'a, 's> {
+    model: &'m Model<'a>,
     scratch: &'s mut [u32],
     len: usize,
 }
@@ -46,7 +46,7 @@ struct Regions<'s> {
 }
 
 #[allow(clippy::indexing_slicing)] // `Runner::new` checked `scratch.len() ≥ layout.total`
-fn regions<'s, const OPS: usize>(model: &Model<'_, OPS>, scratch: &'s mut [u32]) -> Regions<'s> {
+fn regions<'s>(model: &Model<'_>, scratch: &'s mut [u32]) -> Regions<'s> {
     let l = model.layout;
     let (ids, rest) = scratch[..l.total].split_at_mut(l.arena.0);
     let (arena, rest) = rest.split_at_mut(l.arena.1 - l.arena.0);
@@ -62,10 +62,7 @@ fn regions<'s, const OPS: usize>(model: &Model<'_, OPS>, scratch: &'s mut [u32])
 }
 
 /// Applies the head to the features in `scratch` and writes the log-probabilities.
-fn predict<'r, 'a: 'r, const OPS: usize>(
-    model: &Model<'a, OPS>,
-    scratch: &'r mut [u32],
-) -> Prediction<'r> {
+fn predict<'r, 'a: 'r>(model: &Model<'a>, scratch: &'r mut [u32]) -> Prediction<'r> {
     let r = regions(model, scratch);
     let h = &model.classifier.head;
     ops::head_logits(h.weights, h.bias, r.features, r.logits);
@@ -78,9 +75,9 @@ fn predict<'r, 'a: 'r, const OPS: usize>(
     }
 }
 
-impl<'m, 'a, 's, const OPS: usize> Runner<'m, 'a, 's, OPS> {
+impl<'m, 'a, 's> Runner<'m, 'a, 's> {
     /// Binds `model` to `scratch`, which must hold at least [`Model::scratch_words`] words.
-    pub fn new(model: &'m Model<'a, OPS>, scratch: &'s mut [u32]) -> Result<Self, Error> {
+    pub fn new(model: &'m Model<'a>, scratch: &'s mut [u32]) -> Result<Self, Error> {
         let need = model.scratch_words();
         if scratch.len() < need {
             return Err(Error::ScratchTooSmall {
@@ -96,7 +93,7 @@ impl<'m, 'a, 's, const OPS: usize> Runner<'m, 'a, 's, OPS> {
     }
 
     /// The model this runner executes.
-    pub fn model(&self) -> &'m Model<'a, OPS> {
+    pub fn model(&self) -> &'m Model<'a> {
         self.model
     }
 

@@ -10,11 +10,13 @@ use hone::adapt::{
 };
 use hone::{Model, Runner};
 use hone_build::testutil::{tiny_model, tiny_transformer, LABELS};
+use hone_build::HostSteps;
 
 #[test]
 fn an_old_only_head_classifies_exactly_like_the_runner() {
     for (name, blob) in models() {
-        let m = Model::from_bytes(&blob).unwrap();
+        let mut steps = HostSteps::new();
+        let m = Model::load(&blob, &mut steps).unwrap();
         let mut s = vec![0u32; m.scratch_words()];
         let mut r = Runner::new(&m, &mut s).unwrap();
         let head = Head::<NEW, F>::new(&m).unwrap();
@@ -34,7 +36,8 @@ fn an_old_only_head_classifies_exactly_like_the_runner() {
 #[test]
 fn imprinted_rows_are_scaled_class_means_with_calibrated_bias() {
     for (name, blob) in models() {
-        let m = Model::from_bytes(&blob).unwrap();
+        let mut steps = HostSteps::new();
+        let m = Model::load(&blob, &mut steps).unwrap();
         let mut s = vec![0u32; m.scratch_words()];
         let mut r = Runner::new(&m, &mut s).unwrap();
         let (mut head, store, [weather, _]) = enrolled(&m, &mut r, 4);
@@ -97,7 +100,8 @@ fn imprinted_rows_are_scaled_class_means_with_calibrated_bias() {
 #[test]
 fn prototypes_are_old_rows_rescaled() {
     let blob = pretrained(&tiny_model().unwrap());
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     let mut head = Head::<NEW, F>::new(&m).unwrap();
     let d = m.feature_dim();
     let mut p = [0.0f32; F];
@@ -124,7 +128,8 @@ fn prototypes_are_old_rows_rescaled() {
 #[test]
 fn enrolment_errors_are_typed() {
     let blob = pretrained(&tiny_transformer().unwrap());
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     let mut s = vec![0u32; m.scratch_words()];
     let mut r = Runner::new(&m, &mut s).unwrap();
     let mut head = Head::<2, F>::new(&m).unwrap();
@@ -201,7 +206,8 @@ fn a_full_store_evicts_the_oldest_example_of_the_largest_class() {
 #[test]
 fn bad_configurations_are_refused() {
     let blob = pretrained(&tiny_model().unwrap());
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     let mut s = vec![0u32; m.scratch_words()];
     let mut r = Runner::new(&m, &mut s).unwrap();
     let (mut head, store, _) = enrolled(&m, &mut r, 4);
@@ -262,7 +268,8 @@ fn bad_configurations_are_refused() {
 #[test]
 fn class_balanced_weights_equalise_classes() {
     let blob = pretrained(&tiny_model().unwrap());
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     let mut s = vec![0u32; m.scratch_words()];
     let mut r = Runner::new(&m, &mut s).unwrap();
     let (mut head, store, _) = enrolled(&m, &mut r, 4);
@@ -337,14 +344,16 @@ fn adaptation_ram_is_reported_and_within_budget() {
 #[test]
 fn enrolment_benchmark_model_is_a_135_class_64_feature_model() {
     let base = hone_build::testutil::transformer(64, 4, 256, 7).unwrap();
-    let m = Model::from_bytes(&base).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&base, &mut steps).unwrap();
     let d = m.feature_dim();
     let mut rng = hone_build::testutil::XorShift(135);
     let w = rng.vec(135 * d, 0.5);
     let b = rng.vec(135, 0.1);
     let labels: Vec<String> = (0..135).map(|i| format!("intent_{i:03}")).collect();
     let blob = with_head_and_labels(&base, &w, &b, Some(&labels));
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     assert_eq!((m.num_classes(), m.feature_dim()), (135, 64));
     assert_eq!(m.labels().get(134), Some("intent_134"));
     assert_eq!(m.head_weight(134, 63), w[135 * 64 - 1]);

@@ -13,6 +13,7 @@ use hone::adapt::{
 };
 use hone::Model;
 use hone_build::testutil::tiny_model;
+use hone_build::HostSteps;
 
 const NEW: usize = 4;
 const F: usize = 32;
@@ -189,7 +190,8 @@ fn check(
 #[test]
 fn cached_old_class_statistics_give_the_full_loss_and_gradient() {
     let blob = tiny_model().unwrap();
-    let model = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let model = Model::load(&blob, &mut steps).unwrap();
     let mut ws = Box::new(Workspace::<NEW, F, N, 0>::new());
     let variants = [
         (0.0, 0.0, Reduction::Mean),

@@ -11,6 +11,7 @@ use hone::adapt::persist::Journal;
 use hone::adapt::{AdaptError, Head, NewRows, Optimizer, Store, Trainer, Validation, Workspace};
 use hone::{Model, Runner};
 use hone_build::testutil::{build_static, tiny_model};
+use hone_build::HostSteps;
 
 const WS: usize = 4;
 const ES: usize = 256;
@@ -219,7 +220,8 @@ fn model_blob() -> Vec<u8> {
 #[test]
 fn save_then_load_round_trips_exactly() {
     let blob = model_blob();
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     assert_eq!(m.feature_dim(), 48);
     let [a, b, c] = states(&m);
     let mut flash = SimFlash::new(2 * SLOT);
@@ -239,7 +241,8 @@ fn save_then_load_round_trips_exactly() {
 #[test]
 fn a_power_cut_at_any_step_leaves_the_previous_or_the_new_state() {
     let blob = model_blob();
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     let [a, b, c] = states(&m);
     let blank = SimFlash::new(2 * SLOT);
     let (one, _) = save(blank.clone(), &m, &a);
@@ -292,7 +295,8 @@ fn a_power_cut_at_any_step_leaves_the_previous_or_the_new_state() {
 #[test]
 fn a_corrupted_latest_slot_falls_back_to_the_previous_state() {
     let blob = model_blob();
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     let [a, b, _] = states(&m);
     let (f, _) = save(SimFlash::new(2 * SLOT), &m, &a);
     let (mut f, _) = save(f, &m, &b);
@@ -307,12 +311,14 @@ fn a_corrupted_latest_slot_falls_back_to_the_previous_state() {
 #[test]
 fn incompatible_or_oversized_states_and_bad_regions_are_refused() {
     let blob = model_blob();
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     let [a, b, _] = states(&m);
     let (f, _) = save(SimFlash::new(2 * SLOT), &m, &a);
     // Another model (same feature length, other head): Incompatible, head untouched.
     let other_blob = pretrained(&build_static(64, 48, 0x5eed_0006).unwrap());
-    let other = Model::from_bytes(&other_blob).unwrap();
+    let mut other_steps = HostSteps::new();
+    let other = Model::load(&other_blob, &mut other_steps).unwrap();
     let mut j = Journal::open(f.reboot(), 0, 2 * SLOT as u32).unwrap();
     let mut head = H::new(&other).unwrap();
     head.enrol("mine").unwrap();
@@ -345,7 +351,8 @@ fn incompatible_or_oversized_states_and_bad_regions_are_refused() {
     }
     // The tiny test model's state never loads into a head of this one.
     let tm_blob = tiny_model().unwrap();
-    let tm = Model::from_bytes(&tm_blob).unwrap();
+    let mut tm_steps = HostSteps::new();
+    let tm = Model::load(&tm_blob, &mut tm_steps).unwrap();
     let mut j = Journal::open(f.reboot(), 0, 2 * SLOT as u32).unwrap();
     let mut head = Head::<NEW, F64>::new(&tm).unwrap();
     assert_eq!(

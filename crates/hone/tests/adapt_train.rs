@@ -10,6 +10,7 @@ use hone::adapt::{
 };
 use hone::{Model, Runner};
 use hone_build::testutil::{tiny_model, tiny_transformer};
+use hone_build::HostSteps;
 use hone_reference::nll;
 
 /// The reference problem equal to the trainer's starting point: frozen rows from the blob,
@@ -60,7 +61,8 @@ fn reference_problem(
 /// Runs 100 steps of the runtime and of the f64 reference on the same batches and returns
 /// the worst relative loss difference; asserts the final predictions agree.
 fn trajectory(model_blob: &[u8], cfg: TrainConfig, ref_opt: nll::Optimizer) -> f64 {
-    let m = Model::from_bytes(model_blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(model_blob, &mut steps).unwrap();
     let mut s = vec![0u32; m.scratch_words()];
     let mut r = Runner::new(&m, &mut s).unwrap();
     let (mut head, store, _) = enrolled(&m, &mut r, 4);
@@ -160,7 +162,8 @@ fn enrol_and_train(
     train: Option<f32>,
     prototypes: bool,
 ) -> (Option<TrainReport>, usize, usize) {
-    let m = Model::from_bytes(blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(blob, &mut steps).unwrap();
     let mut s = vec![0u32; m.scratch_words()];
     let mut r = Runner::new(&m, &mut s).unwrap();
     let before: Vec<usize> = OLD_PROMPTS.iter().map(|p| r.classify(p).label).collect();
@@ -260,7 +263,8 @@ fn enrolled_labels_are_learned_and_old_predictions_mostly_kept() {
 #[test]
 fn divergent_training_is_guarded_and_rolled_back() {
     let blob = pretrained(&tiny_model().unwrap());
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     let mut s = vec![0u32; m.scratch_words()];
     let mut r = Runner::new(&m, &mut s).unwrap();
     let (mut head, store, _) = enrolled(&m, &mut r, 4);
@@ -284,7 +288,8 @@ fn divergent_training_is_guarded_and_rolled_back() {
 #[test]
 fn k_fold_chooses_epochs_and_trains_on_everything() {
     let blob = pretrained(&tiny_transformer().unwrap());
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     let mut s = vec![0u32; m.scratch_words()];
     let mut r = Runner::new(&m, &mut s).unwrap();
     let (mut head, store, new) = enrolled(&m, &mut r, 4);
@@ -324,7 +329,8 @@ fn k_fold_chooses_epochs_and_trains_on_everything() {
 #[test]
 fn norm_cap_projects_new_rows_onto_the_ball() {
     let blob = pretrained(&tiny_model().unwrap());
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     let mut s = vec![0u32; m.scratch_words()];
     let mut r = Runner::new(&m, &mut s).unwrap();
     let (head0, store, _) = enrolled(&m, &mut r, 4);

@@ -2,8 +2,9 @@
 //! change a result.
 #![cfg(feature = "bench")]
 
-use hone::{kernels, Model, Runner};
+use hone::{kernels, Runner};
 use hone_build::testutil;
+use hone_build::HostSteps;
 
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
@@ -12,7 +13,8 @@ fn bits(v: &[f32]) -> Vec<u32> {
 #[test]
 fn classify_observed_brackets_every_op_in_order_and_matches_classify() {
     let blob = testutil::tiny_transformer().expect("build model");
-    let model = Model::from_bytes(&blob).expect("valid model");
+    let mut steps = HostSteps::new();
+    let model = hone::Model::load(&blob, &mut steps).expect("valid model");
     let mut s1 = vec![0u32; model.scratch_words()];
     let mut s2 = s1.clone();
     let mut observed = Runner::new(&model, &mut s1).expect("scratch");

@@ -4,6 +4,7 @@
 use hone::format::HEADER_LEN;
 use hone::{Error, Invalid, Model, Runner};
 use hone_build::testutil::{tiny_model, tiny_transformer};
+use hone_build::HostSteps;
 use hone_build::{frame, frame_version};
 use proptest::prelude::*;
 
@@ -14,7 +15,8 @@ fn blobs() -> &'static [Vec<u8>; 2] {
 
 /// Loads `blob`; when it loads, classifies `prompts` and checks the result is well formed.
 fn load_and_run(blob: &[u8], prompts: &[&str]) -> Result<(), Error> {
-    let m = Model::from_bytes(blob)?;
+    let mut steps = HostSteps::new();
+    let m = Model::load(blob, &mut steps)?;
     let mut scratch = vec![0u32; m.scratch_words()];
     let mut r = Runner::new(&m, &mut scratch)?;
     for p in prompts {
@@ -30,10 +32,11 @@ fn load_and_run(blob: &[u8], prompts: &[&str]) -> Result<(), Error> {
 fn every_truncation_is_refused() {
     for blob in blobs() {
         for len in 0..blob.len() {
-            let e = Model::from_bytes(&blob[..len]).err();
+            let mut e_steps = HostSteps::new();
+            let e = Model::load(&blob[..len], &mut e_steps).err();
             assert!(e.is_some(), "truncated to {len} bytes but loaded");
         }
-        assert!(Model::from_bytes(blob).is_ok());
+        assert!(Model::load(blob, &mut HostSteps::new()).is_ok());
     }
 }
 
@@ -42,23 +45,29 @@ fn header_errors_are_specific() {
     let blob = tiny_model().unwrap();
     let mut b = blob.clone();
     b[0] = b'X';
-    assert_eq!(Model::from_bytes(&b).err(), Some(Error::BadMagic));
+    assert_eq!(
+        Model::load(&b, &mut HostSteps::new()).err(),
+        Some(Error::BadMagic)
+    );
     for v in [0u8, 3, 255] {
         let mut b = blob.clone();
         b[4] = v;
         assert_eq!(
-            Model::from_bytes(&b).err(),
+            Model::load(&b, &mut HostSteps::new()).err(),
             Some(Error::UnsupportedVersion(u16::from(v)))
         );
     }
     let mut b = blob.clone();
     let last = b.len() - 1;
     b[last] ^= 1;
-    assert_eq!(Model::from_bytes(&b).err(), Some(Error::ChecksumMismatch));
+    assert_eq!(
+        Model::load(&b, &mut HostSteps::new()).err(),
+        Some(Error::ChecksumMismatch)
+    );
     // Trailing bytes after the payload are ignored (a blob may sit in a larger flash region).
     let mut b = blob.clone();
     b.extend_from_slice(&[0xff; 64]);
-    assert!(Model::from_bytes(&b).is_ok());
+    assert!(Model::load(&b, &mut HostSteps::new()).is_ok());
 }
 
 #[test]
@@ -67,13 +76,24 @@ fn versions_one_and_two_load_and_a_v2_op_needs_version_2() {
     // A model of version-1 ops is written as version 1; one with `FcAddNorm` as version 2.
     assert_eq!(v1[4..6], [1, 0]);
     assert_eq!(v2[4..6], [2, 0]);
-    assert_eq!(Model::from_bytes(v1).unwrap().format_version(), 1);
-    assert_eq!(Model::from_bytes(v2).unwrap().format_version(), 2);
+    assert_eq!(
+        Model::load(v1, &mut HostSteps::new())
+            .unwrap()
+            .format_version(),
+        1
+    );
+    assert_eq!(
+        Model::load(v2, &mut HostSteps::new())
+            .unwrap()
+            .format_version(),
+        2
+    );
     // A version-1 payload also reads as version 2, with the same results.
     let as_v2 = frame_version(&v1[HEADER_LEN..], 2);
+    let (mut steps_a, mut steps_b) = (HostSteps::new(), HostSteps::new());
     let (a, b) = (
-        Model::from_bytes(v1).unwrap(),
-        Model::from_bytes(&as_v2).unwrap(),
+        Model::load(v1, &mut steps_a).unwrap(),
+        Model::load(&as_v2, &mut steps_b).unwrap(),
     );
     let (mut sa, mut sb) = (vec![0u32; a.scratch_words()], vec![0u32; b.scratch_words()]);
     let pa = a
@@ -88,14 +108,15 @@ fn versions_one_and_two_load_and_a_v2_op_needs_version_2() {
         .to_vec();
     assert_eq!(pa, pb);
     // The version-2 op in a version-1 blob is a typed error naming the op.
-    let fused = Model::from_bytes(v2)
+    let mut fused_steps = HostSteps::new();
+    let fused = Model::load(v2, &mut fused_steps)
         .unwrap()
         .ops()
         .position(|op| op.min_version() == 2)
         .unwrap();
     let as_v1 = frame_version(&v2[HEADER_LEN..], 1);
     assert_eq!(
-        Model::from_bytes(&as_v1).err(),
+        Model::load(&as_v1, &mut HostSteps::new()).err(),
         Some(Error::Invalid {
             op: fused as u16,
             reason: Invalid::OpVersion

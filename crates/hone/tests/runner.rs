@@ -2,6 +2,7 @@
 
 use hone::{Error, Model, Runner};
 use hone_build::testutil::{tiny_model, tiny_transformer, LABELS};
+use hone_build::HostSteps;
 
 fn models() -> Vec<(&'static str, Vec<u8>)> {
     vec![
@@ -13,7 +14,8 @@ fn models() -> Vec<(&'static str, Vec<u8>)> {
 #[test]
 fn exact_scratch_size_is_enough_and_one_word_less_is_refused() {
     for (name, blob) in models() {
-        let m = Model::from_bytes(&blob).expect(name);
+        let mut steps = HostSteps::new();
+        let m = Model::load(&blob, &mut steps).expect(name);
         assert_eq!(m.scratch_bytes(), 4 * m.scratch_words());
         let mut exact = vec![0u32; m.scratch_words()];
         let mut r = Runner::new(&m, &mut exact).expect("exact size accepted");
@@ -34,7 +36,8 @@ fn exact_scratch_size_is_enough_and_one_word_less_is_refused() {
 #[test]
 fn log_probs_are_normalised_and_argmax_is_the_label() {
     for (name, blob) in models() {
-        let m = Model::from_bytes(&blob).unwrap();
+        let mut steps = HostSteps::new();
+        let m = Model::load(&blob, &mut steps).unwrap();
         let mut s = vec![0u32; m.scratch_words()];
         let mut r = Runner::new(&m, &mut s).unwrap();
         for text in [
@@ -63,7 +66,8 @@ fn log_probs_are_normalised_and_argmax_is_the_label() {
 #[test]
 fn results_do_not_depend_on_scratch_history() {
     for (_, blob) in models() {
-        let m = Model::from_bytes(&blob).unwrap();
+        let mut steps = HostSteps::new();
+        let m = Model::load(&blob, &mut steps).unwrap();
         let mut s1 = vec![0u32; m.scratch_words()];
         let mut s2 = vec![0xdead_beefu32; m.scratch_words()];
         let mut r1 = Runner::new(&m, &mut s1).unwrap();
@@ -88,7 +92,8 @@ fn results_do_not_depend_on_scratch_history() {
 #[test]
 fn features_have_the_head_dimension_and_unit_norm_when_normalised() {
     let blob = tiny_model().unwrap();
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     assert!(m.normalizes_features());
     let mut s = vec![0u32; m.scratch_words()];
     let mut r = Runner::new(&m, &mut s).unwrap();
@@ -115,7 +120,8 @@ fn features_have_the_head_dimension_and_unit_norm_when_normalised() {
 #[test]
 fn long_prompts_are_truncated_to_max_len() {
     let blob = tiny_transformer().unwrap();
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     let mut s = vec![0u32; m.scratch_words()];
     let mut r = Runner::new(&m, &mut s).unwrap();
     let long = "play music ".repeat(200);
@@ -127,7 +133,8 @@ fn long_prompts_are_truncated_to_max_len() {
 #[test]
 fn model_classify_shorthand_agrees_with_runner() {
     for (_, blob) in models() {
-        let m = Model::from_bytes(&blob).unwrap();
+        let mut steps = HostSteps::new();
+        let m = Model::load(&blob, &mut steps).unwrap();
         let mut s1 = vec![0u32; m.scratch_words()];
         let mut s2 = vec![0u32; m.scratch_words()];
         let a = m.classify("stop the music please", &mut s1).unwrap();

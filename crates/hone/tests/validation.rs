@@ -5,6 +5,7 @@ use hone::format::Multiplier;
 use hone::ops::{Activation, Op, PoolKind};
 use hone::{Error, Invalid, Model};
 use hone_build::testutil::{tiny_transformer, vocab};
+use hone_build::HostSteps;
 use hone_build::{BuildError, ModelBuilder, TokenizerSpec};
 
 fn spec() -> TokenizerSpec {
@@ -88,7 +89,12 @@ fn reason(r: Result<Vec<u8>, BuildError>) -> Invalid {
 #[test]
 fn a_consistent_graph_loads() {
     let blob = build(12, 0, 0, false).unwrap();
-    assert_eq!(Model::from_bytes(&blob).unwrap().num_classes(), 2);
+    assert_eq!(
+        Model::load(&blob, &mut HostSteps::new())
+            .unwrap()
+            .num_classes(),
+        2
+    );
 }
 
 #[test]
@@ -168,7 +174,8 @@ fn structure_and_order_are_checked() {
 #[test]
 fn arena_plan_reuses_memory_and_overlaps_are_refused() {
     let blob = tiny_transformer().unwrap();
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     let total: usize = (0..m.num_tensors() as u16)
         .map(|i| {
             let t = m.tensor(i).unwrap();
@@ -187,7 +194,7 @@ fn arena_plan_reuses_memory_and_overlaps_are_refused() {
         r[..4].copy_from_slice(&0u32.to_le_bytes());
     }
     desc.tensors = &recs;
-    let err = Model::from_desc(desc).err().unwrap();
+    let err = Model::from_desc(desc, &mut HostSteps::new()).err().unwrap();
     assert!(
         matches!(
             err,
@@ -285,7 +292,8 @@ fn build_fused(f: Fused) -> Result<Vec<u8>, BuildError> {
 #[test]
 fn fc_add_norm_parameters_are_checked() {
     let blob = build_fused(FUSED_OK).expect("consistent fused graph");
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     assert_eq!(m.format_version(), 2);
     // Scratch: 8 token ids (4 words), the arena, the fused op's f32 row (4), features (4),
     // logits (2). No attention, so the row is what sizes the f32 workspace.
@@ -354,7 +362,8 @@ fn fc_add_norm_parameters_are_checked() {
 #[test]
 fn fc_add_norm_output_must_not_overlap_its_residual() {
     let blob = build_fused(FUSED_OK).unwrap();
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     let (residual, out) = match m.ops().nth(1) {
         Some(Op::FcAddNorm(hone::ops::FcAddNorm { residual, out, .. })) => (residual, out),
         other => panic!("{other:?}"),
@@ -365,7 +374,7 @@ fn fc_add_norm_output_must_not_overlap_its_residual() {
     recs[usize::from(out) * 12..][..4].copy_from_slice(&at);
     desc.tensors = &recs;
     assert_eq!(
-        Model::from_desc(desc).err(),
+        Model::from_desc(desc, &mut HostSteps::new()).err(),
         Some(Error::Invalid {
             op: 1,
             reason: Invalid::Overlap

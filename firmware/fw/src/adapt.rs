@@ -7,9 +7,9 @@
 //! feature length ([`F`]); its example store and training workspace live in a static
 //! ([`ram`]), the head's enrolled rows in the caller's frame.
 
-use crate::blobs::Runner;
 use embedded_storage::nor_flash::ReadNorFlash;
 use hone::adapt::persist::Journal;
+use hone::Runner;
 use hone_golden::adapt::{train_config, AdaptRam, NEW};
 
 use crate::blobs;

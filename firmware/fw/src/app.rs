@@ -1,9 +1,10 @@
 //! The sequence every board runs: flash self-test, model load, golden vectors, measurements.
 
 use embedded_storage::nor_flash::ReadNorFlash;
+use hone::{Model, Runner};
 
 use crate::{
-    blobs::{self, Model, Runner},
+    blobs::{self, Steps},
     check, exit,
     flash::{self, Backend, Storage},
     measure::{self, Clock, Meter},
@@ -15,18 +16,27 @@ use crate::{
 pub fn run<C: Clock, B: Backend>(board: &str, clock: C, flash: B) -> i32 {
     // Scratch sized at build time from the embedded model (`blobs::SCRATCH_WORDS`).
     match cortex_m::singleton!(: [u32; blobs::SCRATCH_WORDS] = [0; blobs::SCRATCH_WORDS]) {
-        Some(scratch) => run_with(board, clock, flash, blobs::model(), scratch),
+        Some(scratch) => run_with(
+            board,
+            clock,
+            flash,
+            blobs::model(),
+            &mut Steps::new(),
+            scratch,
+        ),
         None => exit::BAD_INPUT,
     }
 }
 
-/// Runs every check with `model_blob` (empty: kernel vectors only) and `scratch` (at least
-/// the model's `scratch_words`); returns the exit code ([`crate::exit`]).
-pub fn run_with<C: Clock, B: Backend>(
+/// Runs every check with `model_blob` (empty: kernel vectors only), its table of checked
+/// operations in `steps` and `scratch` (at least the model's `scratch_words`); returns the
+/// exit code ([`crate::exit`]).
+pub fn run_with<'b, C: Clock, B: Backend, const N: usize>(
     board: &str,
     clock: C,
     flash: B,
-    model_blob: &[u8],
+    model_blob: &'b [u8],
+    steps: &mut hone::Steps<'b, N>,
     scratch: &mut [u32],
 ) -> i32 {
     let mut meter = Meter::new(clock);
@@ -69,7 +79,8 @@ pub fn run_with<C: Clock, B: Backend>(
     let model = if model_blob.is_empty() {
         None
     } else {
-        let ((model, work), peak) = stack::peak(|| meter.measure(|| Model::load(model_blob)));
+        let ((model, work), peak) =
+            stack::peak(|| meter.measure(|| Model::load(model_blob, steps)));
         match model {
             Ok(m) => {
                 defmt::info!(

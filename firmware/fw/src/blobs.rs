@@ -22,7 +22,5 @@ pub fn golden() -> &'static [u8] {
 
 include!(concat!(env!("OUT_DIR"), "/scratch.rs"));
 
-/// The embedded model's type: a [`hone::Model`] holding exactly its [`OPS`] operations.
-pub type Model<'a> = hone::Model<'a, OPS>;
-/// A [`hone::Runner`] of [`Model`].
-pub type Runner<'m, 'a, 's> = hone::Runner<'m, 'a, 's, OPS>;
+/// The table of checked operations of the embedded model: exactly its [`OPS`] operations.
+pub type Steps<'a> = hone::Steps<'a, OPS>;

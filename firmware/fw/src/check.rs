@@ -6,7 +6,7 @@
 
 use core::iter::Peekable;
 
-use crate::blobs::Runner;
+use hone::Runner;
 use hone_golden::{Golden, Mismatch, Vector};
 
 #[cfg(hone_fw_adapt)]

@@ -2,7 +2,7 @@
 //!
 //! The only firmware that uses a heap: the model blob arrives after boot (here: read from the
 //! host over semihosting; on a product: a radio or a serial link), so its size is unknown at
-//! build time. The blob and the inference scratch go on an `embedded-alloc` heap; everything
+//! build time. The blob, its table of checked operations and the inference scratch go on an `embedded-alloc` heap; everything
 //! else is the default firmware's code (`hone_fw::app`), checking the embedded golden vectors
 //! against the received model (whose CRC must match theirs).
 //!
@@ -13,7 +13,7 @@
 
 extern crate alloc;
 
-use alloc::{ffi::CString, vec, vec::Vec};
+use alloc::{boxed::Box, ffi::CString, vec, vec::Vec};
 use core::mem::MaybeUninit;
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
@@ -63,7 +63,9 @@ fn main() -> ! {
             semihosting::process::exit(exit::BAD_INPUT)
         }
     };
-    let words = match hone::Model::from_bytes(&blob) {
+    // The table of checked operations goes on the heap too, sized for any model of the tests.
+    let mut steps = Box::new(hone::Steps::<64>::new());
+    let words = match hone::Model::load(&blob, &mut steps) {
         Ok(m) => m.scratch_words(),
         Err(e) => {
             defmt::error!("received model rejected: {}", defmt::Debug2Format(&e));
@@ -84,6 +86,7 @@ fn main() -> ! {
         clock,
         hone_fw::flash::Emulated,
         &blob,
+        &mut steps,
         &mut scratch,
     );
     semihosting::process::exit(code)

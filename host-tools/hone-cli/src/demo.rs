@@ -3,6 +3,7 @@
 //! `no_std` adaptation code the firmware runs, compare before and after, save the adapted
 //! state through the power-loss-safe journal, reload it, and report the memory used.
 
+use hone_build::HostSteps;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -11,8 +12,8 @@ use embedded_storage::nor_flash::{
 };
 use hone::adapt::persist::Journal;
 use hone::adapt::{ram_bytes, Head, Store, TrainConfig, Trainer, Workspace};
+use hone::Model;
 use hone::Runner;
-use hone_build::HostModel as Model;
 use serde::Deserialize;
 
 /// Capacities of the demo's adaptation state (the device build's defaults); the feature
@@ -132,7 +133,7 @@ impl NorFlash for FileFlash {
 }
 
 fn predict_all<const N: usize, const F: usize>(
-    runner: &mut Runner<'_, '_, '_, { hone_build::HOST_OPS }>,
+    runner: &mut Runner<'_, '_, '_>,
     head: &Head<'_, '_, N, F>,
     prompts: &[DemoTest],
 ) -> Vec<(String, f32)> {
@@ -169,7 +170,9 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             args.model.display()
         )
     })?;
-    let model = Model::load(&blob).map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
+    let mut steps = HostSteps::new();
+    let model = Model::load(&blob, &mut steps)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
     let demo = load_demo(&args.demo)?;
     match model.feature_dim() {
         0..=64 => run_with::<64>(args, &model, blob.len(), &demo),

@@ -1,12 +1,13 @@
 //! `hone inspect`: what a blob costs — layers, flash, scratch RAM, MACs.
 
+use hone_build::HostSteps;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use hone::format::TensorRec;
 use hone::ops::Op;
-use hone_build::HostModel as Model;
+use hone::Model;
 use serde::Serialize;
 
 /// Describe a `.hone` blob: layer table, flash and RAM, MACs per inference.
@@ -251,7 +252,8 @@ pub fn layer(m: &Model<'_>, index: usize, op: &Op<'_>, seq: usize) -> Layer {
 
 /// Builds the report for `blob` at sequence length `seq` (default: max_len).
 pub fn report(blob: &[u8], seq: Option<usize>) -> Result<Report> {
-    let m = Model::load(blob).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
+    let mut steps = HostSteps::new();
+    let m = Model::load(blob, &mut steps).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
     let seq = seq.unwrap_or(m.max_len()).min(m.max_len());
     let layers: Vec<Layer> = m
         .ops()

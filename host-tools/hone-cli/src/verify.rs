@@ -1,12 +1,13 @@
 //! `hone verify`: the quantised runtime against the float reference, prompt by prompt.
 
+use hone_build::HostSteps;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use hone::ops::{Op, PoolKind};
+use hone::Model;
 use hone::Runner;
-use hone_build::HostModel as Model;
 use hone_reference::math::{argmax, cosine};
 use hone_reference::model::NoProbe;
 use hone_reference::{Overrides, Pooling, Reference};
@@ -187,7 +188,8 @@ pub fn summarize(
     ps: &[prompts::Prompt],
     jobs: usize,
 ) -> Result<Summary> {
-    let model = Model::load(blob).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
+    let mut steps = HostSteps::new();
+    let model = Model::load(blob, &mut steps).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
     let r = Reference::load(dir, &overrides_of(&model))
         .with_context(|| format!("loading reference {}", dir.display()))?;
     let bar = progress::bar(ps.len() as u64, "verifying");

@@ -11,8 +11,9 @@ use anyhow::{bail, Result};
 use hone::adapt::{
     Head, Optimizer, Reduction, Schedule, Store, TrainConfig, Trainer, Validation, Workspace,
 };
+use hone::Model;
 use hone::Runner;
-use hone_build::HostModel as Model;
+use hone_build::HostSteps;
 use hone_reference::nll;
 use serde::Serialize;
 
@@ -76,7 +77,9 @@ pub fn run(a: &crate::verify::VerifyArgs) -> Result<()> {
     use anyhow::Context;
     let blob =
         std::fs::read(&a.model).with_context(|| format!("cannot read {}", a.model.display()))?;
-    let model = Model::load(&blob).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
+    let mut steps = HostSteps::new();
+    let model =
+        Model::load(&blob, &mut steps).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
     let is_json = a.data.extension().is_some_and(|e| e == "json");
     let pool = crate::prompts::load(&a.data, "train")?;
     let known = |l: &str| (0..model.num_classes()).any(|c| model.labels().get(c) == Some(l));
@@ -309,7 +312,8 @@ mod tests {
     fn runtime_and_reference_agree_over_100_steps() {
         let (train, test) = data();
         for blob in [tiny_model().unwrap(), tiny_transformer().unwrap()] {
-            let m = Model::load(&blob).unwrap();
+            let mut steps = HostSteps::new();
+            let m = Model::load(&blob, &mut steps).unwrap();
             let s = check(&m, &train, &test, 100).unwrap();
             eprintln!("{s:?}");
             assert!(s.ok, "{s:?}");
@@ -322,7 +326,8 @@ mod tests {
     #[test]
     fn too_many_new_labels_are_an_error() {
         let blob = tiny_model().unwrap();
-        let m = Model::load(&blob).unwrap();
+        let mut steps = HostSteps::new();
+        let m = Model::load(&blob, &mut steps).unwrap();
         let train: Vec<(String, String)> = (0..=NEW)
             .map(|i| ("play music".to_string(), format!("new{i}")))
             .collect();

@@ -74,7 +74,7 @@ pub struct Head<'m, 'a, const NEW: usize, const F: usize> {
 impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
     /// A head with the model's classes only. Fails if the model's features are longer than
     /// `F`.
-    pub fn new<const OPS: usize>(model: &'m Model<'a, OPS>) -> Result<Self, AdaptError> {
+    pub fn new(model: &'m Model<'a>) -> Result<Self, AdaptError> {
         if model.feature_dim() > F || model.num_classes() + NEW > usize::from(u16::MAX) {
             return Err(AdaptError::FeatureDim {
                 model: model.feature_dim().min(usize::from(u16::MAX)) as u16,

@@ -81,9 +81,10 @@
 //!
 //! ```
 //! use hone::adapt::{Head, Store, TrainConfig, Trainer, Validation, Workspace};
-//! use hone::{Model, Runner};
+//! use hone::{Model, Runner, Steps};
 //! # let blob = hone_build::testutil::tiny_model().unwrap();
-//! let model = Model::from_bytes(&blob)?;
+//! let mut steps = Steps::<8>::new();
+//! let model = Model::load(&blob, &mut steps)?;
 //! let mut scratch = vec![0u32; model.scratch_words()];
 //! let mut runner = Runner::new(&model, &mut scratch)?;
 //! // Capacities: 4 new classes, features up to 16, 32 examples, 2 optimiser slots (Adam).

@@ -130,9 +130,9 @@ impl<const N: usize, const F: usize> Store<N, F> {
     /// Encodes `text` with the frozen encoder (once) and stores its features under class
     /// `label` of `head`. Fails for a class the head does not have and for a prompt that
     /// yields no tokens besides the model's special ones.
-    pub fn collect<const NEW: usize, const OPS: usize>(
+    pub fn collect<const NEW: usize>(
         &mut self,
-        runner: &mut Runner<'_, '_, '_, OPS>,
+        runner: &mut Runner<'_, '_, '_>,
         head: &Head<'_, '_, NEW, F>,
         text: &str,
         label: usize,

@@ -62,7 +62,7 @@ pub(crate) trait Eval {
 }
 
 macro_rules! registry {
-    ($($(#[$doc:meta])* $variant:ident($(#[$field:meta])* $wire:ty) since $version:literal,)*) => {
+    ($($(#[$doc:meta])* $variant:ident($(#[$field:meta])* $wire:ty) => $checked:ty, since $version:literal;)*) => {
         /// One operation (wire view). Tensor operands are indices into the model's tensor
         /// table (`ModelDesc::tensors`).
         ///
@@ -74,10 +74,11 @@ macro_rules! registry {
             $($(#[$doc])* $variant($(#[$field])* $wire),)*
         }
 
-        /// An operation checked at load, in execution order.
+        /// An operation checked at load, in execution order. (Its variants name the checked
+        /// types directly, not through `Operator::Checked`, so that `Step` stays covariant.)
         #[derive(Debug, Clone, Copy)]
         pub(crate) enum Step<'a> {
-            $($variant(<$wire as Operator<'a>>::Checked),)*
+            $($variant($checked),)*
         }
 
         impl<'a> Op<'a> {
@@ -127,21 +128,21 @@ macro_rules! registry {
 
 registry! {
     /// Token embedding lookup (+ optional positions): [`embedding()`].
-    Embedding(#[serde(borrow)] Embedding<'a>) since 1,
+    Embedding(#[serde(borrow)] Embedding<'a>) => embedding::Checked<'a>, since 1;
     /// Fully connected layer with TFLite requantisation: [`fully_connected()`].
-    FullyConnected(#[serde(borrow)] FullyConnected<'a>) since 1,
+    FullyConnected(#[serde(borrow)] FullyConnected<'a>) => fully_connected::Checked<'a>, since 1;
     /// TFLite int8 `ADD`: [`add()`].
-    Add(Add) since 1,
+    Add(Add) => add::Checked, since 1;
     /// Layer normalisation in f32: [`layer_norm()`].
-    LayerNorm(#[serde(borrow)] LayerNorm<'a>) since 1,
+    LayerNorm(#[serde(borrow)] LayerNorm<'a>) => layer_norm::Checked<'a>, since 1;
     /// Element-wise lookup table: [`lut()`].
-    Lut(#[serde(borrow)] Lut<'a>) since 1,
+    Lut(#[serde(borrow)] Lut<'a>) => lut::Checked<'a>, since 1;
     /// Multi-head self-attention: [`attention()`].
-    Attention(Attention) since 1,
+    Attention(Attention) => attention::Checked, since 1;
     /// Token rows reduced to one row: [`pool()`].
-    Pool(Pool) since 1,
+    Pool(Pool) => pool::Checked, since 1;
     /// The float classification head (always the last op): [`head`](mod@head).
-    Head(#[serde(borrow)] Head<'a>) since 1,
+    Head(#[serde(borrow)] Head<'a>) => head::Checked<'a>, since 1;
     /// Fully connected + residual add + LayerNorm, fused: [`fc_add_norm()`].
-    FcAddNorm(#[serde(borrow)] FcAddNorm<'a>) since 2,
+    FcAddNorm(#[serde(borrow)] FcAddNorm<'a>) => fc_add_norm::Checked<'a>, since 2;
 }

@@ -7,6 +7,7 @@ use hone::format::OpsDesc;
 use hone::ops::Op;
 use hone::{Model, Runner};
 use hone_build::testutil::{tiny_model, tiny_transformer, LABELS};
+use hone_build::HostSteps;
 use hone_build::{f32_bytes, frame};
 use hone_reference::nll;
 
@@ -78,7 +79,8 @@ pub fn with_head_and_labels(
     b: &[f32],
     labels: Option<&[String]>,
 ) -> Vec<u8> {
-    let m = Model::from_bytes(blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(blob, &mut steps).unwrap();
     let (wb, bb) = (f32_bytes(w), f32_bytes(b));
     let mut ops = Vec::new();
     for op in m.ops() {
@@ -110,7 +112,8 @@ pub fn with_head_and_labels(
 /// `blob` with a head trained (f64 reference, logistic regression by NLL) on the frozen
 /// encoder's features of [`PRETRAIN`], so that old predictions mean something.
 pub fn pretrained(blob: &[u8]) -> Vec<u8> {
-    let m = Model::from_bytes(blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(blob, &mut steps).unwrap();
     let mut s = vec![0u32; m.scratch_words()];
     let mut r = Runner::new(&m, &mut s).unwrap();
     let (k, d) = (LABELS.len(), m.feature_dim());

@@ -21,8 +21,9 @@
 
 use cortex_m_rt::{entry, exception};
 use hone::adapt::{ram_bytes, Head, Store, TrainConfig, Trainer, Workspace};
+use hone::{Model, Runner};
 use hone_fw::app::metric;
-use hone_fw::blobs::{Model, Runner};
+use hone_fw::blobs::Steps;
 use hone_fw::measure::{Meter, SysTickClock};
 use hone_fw_bench::{exit, finish, Rng};
 
@@ -59,7 +60,10 @@ fn main() -> ! {
     };
     let mut meter = Meter::new(SysTickClock::start(p.SYST, CORE_HZ));
     let blob = hone_fw::blobs::model();
-    let Ok(model) = Model::load(blob) else {
+    let Some(steps) = cortex_m::singleton!(: Steps<'static> = Steps::new()) else {
+        finish(exit::BAD_INPUT)
+    };
+    let Ok(model) = Model::load(blob, steps) else {
         defmt::error!("adapt-bench: no valid model embedded (HONE_FW_MODEL)");
         finish(exit::BAD_INPUT)
     };

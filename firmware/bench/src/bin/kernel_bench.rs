@@ -20,8 +20,9 @@ use core::hint::black_box;
 use cortex_m_rt::entry;
 use hone::kernels::{self, portable};
 use hone::ops::Op;
+use hone::{Model, Runner};
 use hone_fw::app::metric;
-use hone_fw::blobs::{Model, Runner};
+use hone_fw::blobs::Steps;
 use hone_fw::measure::{Clock, CmsdkTimer0, Meter};
 use hone_fw_bench::{exit, finish, Rng};
 
@@ -101,7 +102,8 @@ fn main() -> ! {
         defmt::info!("kernel-bench: no model embedded (HONE_FW_MODEL)");
         finish(exit::SUCCESS)
     }
-    let model = match Model::load(blob) {
+    let mut steps = Steps::new();
+    let model = match Model::load(blob, &mut steps) {
         Ok(m) => m,
         Err(e) => {
             defmt::error!("kernel-bench: model rejected: {}", e);

@@ -5,7 +5,7 @@
 
 use anyhow::{bail, Context, Result};
 use hone::adapt::{Calibration, Head, Store, TrainConfig, Trainer, Workspace};
-use hone_build::HostModel as Model;
+use hone::Model;
 
 /// Most intents one enrolment adds (the device build's capacity).
 pub const NEW: usize = 16;

@@ -7,12 +7,13 @@ mod data;
 mod enrol;
 mod heads;
 
+use hone_build::HostSteps;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use hone::adapt::{ram_bytes, Calibration, TrainConfig, Validation};
+use hone::Model;
 use hone::Runner;
-use hone_build::HostModel as Model;
 use serde_json::json;
 
 pub use data::Dataset;
@@ -156,7 +157,9 @@ fn parse_validation(v: &str) -> Result<Validation> {
 pub fn run(args: &EvalArgs) -> Result<()> {
     let blob = std::fs::read(&args.model)
         .with_context(|| format!("cannot read {}", args.model.display()))?;
-    let model = Model::load(&blob).map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
+    let mut steps = HostSteps::new();
+    let model = Model::load(&blob, &mut steps)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
     let ds = Dataset::load(&args.data)?;
     let classes = ds.intents.len();
     let train = features(&model, &ds.train.prompts, "train features");
