@@ -82,8 +82,8 @@ impl Eval for Checked {
     fn eval(&self, io: &mut Io<'_>) {
         let f = io.frame(&self.out);
         let (a, b) = (f.ins.get(&self.a), f.ins.get(&self.b));
-        let (za, zb) = (self.a.q.zero_point, self.b.q.zero_point);
-        add(a, za, b, zb, &self.params, f.out, self.out.q.zero_point);
+        let (za, zb) = (self.a.q().zero_point, self.b.q().zero_point);
+        add(a, za, b, zb, &self.params, f.out, self.out.q().zero_point);
     }
 }
 

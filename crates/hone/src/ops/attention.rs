@@ -52,7 +52,7 @@ impl Operator<'_> for Attention {
         let same = q.same_shape(&k) && q.same_shape(&v) && q.same_shape(&out);
         ensure(q.per_token && same, Invalid::Shape)?;
         let heads = usize::from(self.heads);
-        let d = q.cols;
+        let d = q.cols();
         ensure(
             heads > 0 && d % heads == 0 && d / heads <= MAX_HEAD_DIM,
             Invalid::Shape,
@@ -74,14 +74,14 @@ impl Eval for Checked {
     fn eval(&self, io: &mut Io<'_>) {
         let f = io.frame(&self.out);
         attention(
-            (f.ins.get(&self.q), self.q.q.zero_point),
-            (f.ins.get(&self.k), self.k.q.zero_point),
-            (f.ins.get(&self.v), self.v.q),
+            (f.ins.get(&self.q), self.q.q().zero_point),
+            (f.ins.get(&self.k), self.k.q().zero_point),
+            (f.ins.get(&self.v), self.v.q()),
             self.heads,
             self.score_scale,
-            self.out.q,
+            self.out.q(),
             f.out,
-            self.out.cols,
+            self.out.cols(),
             f.len,
             f.work,
         );

@@ -73,7 +73,7 @@ impl<'a> Operator<'a> for Embedding<'a> {
 
     fn check(&self, cx: &Cx<'_, 'a>) -> Result<Checked<'a>, Invalid> {
         let out = cx.tensor(self.out)?;
-        let (vocab, d) = (cx.vocab, out.cols);
+        let (vocab, d) = (cx.vocab, out.cols());
         ensure(out.per_token, Invalid::Shape)?;
         ensure(self.table.len() == vocab * d, Invalid::Length)?;
         let s = self.token_scale;
@@ -104,7 +104,7 @@ impl Eval for Checked<'_> {
         let f = io.frame(&self.out);
         let rr = self.row_requant.map(|r| (r.multipliers, r.shifts));
         let pos = self.positions.as_ref().map(|(t, p)| (*t, p));
-        let (d, zp) = (self.out.cols, self.out.q.zero_point);
+        let (d, zp) = (self.out.cols(), self.out.q().zero_point);
         embedding(f.ids, self.table, rr, pos, d, zp, f.out);
     }
 }

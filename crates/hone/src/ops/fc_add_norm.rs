@@ -91,7 +91,7 @@ impl<'a> Operator<'a> for FcAddNorm<'a> {
             x.per_token == o.per_token && r.same_shape(&o),
             Invalid::Shape,
         )?;
-        let (n_in, n_out) = (x.cols, o.cols);
+        let (n_in, n_out) = (x.cols(), o.cols());
         let lengths = self.weights.len() == n_in * n_out && self.bias.len() == 4 * n_out;
         ensure(lengths, Invalid::Length)?;
         let n = 4 * n_out;
@@ -125,14 +125,14 @@ impl Eval for Checked<'_> {
     fn eval(&self, io: &mut Io<'_>) {
         let f = io.frame(&self.out);
         let x = f.ins.get(&self.input);
-        let residual = (f.ins.get(&self.residual), self.residual.q);
-        let cols = self.out.cols;
+        let residual = (f.ins.get(&self.residual), self.residual.q());
+        let cols = self.out.cols();
         fc_add_norm(
             x,
-            self.input.cols,
+            self.input.cols(),
             &self.params,
             residual,
-            self.out.q,
+            self.out.q(),
             f.out,
             cols,
             f.work,
@@ -140,7 +140,7 @@ impl Eval for Checked<'_> {
     }
 
     fn work_words(&self, _max_len: usize) -> usize {
-        self.out.cols
+        self.out.cols()
     }
 }
 

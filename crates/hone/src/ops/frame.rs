@@ -28,24 +28,42 @@ impl From<TensorRec> for QParams {
 /// A tensor operand resolved at load: where it lives in the arena and how it is quantised.
 /// Its span at the model's `max_len` lies inside the arena (checked by the graph check).
 #[derive(Debug, Clone, Copy, PartialEq)]
+/// Stored as narrow as its wire record (12 bytes on 32-bit targets): a model keeps one per
+/// operand in its table of checked steps.
 pub(crate) struct Tensor {
     /// Byte offset in the arena.
-    pub offset: usize,
+    offset: u32,
+    /// Quantisation scale.
+    scale: f32,
     /// Columns (values per row).
-    pub cols: usize,
+    cols: u16,
+    /// Quantisation zero point.
+    zero_point: i8,
     /// One row per token, or a single row.
     pub per_token: bool,
-    /// Quantisation.
-    pub q: QParams,
 }
 
 impl Tensor {
     pub(crate) fn new(t: TensorRec) -> Self {
         Self {
-            offset: t.offset as usize,
-            cols: usize::from(t.cols),
+            offset: t.offset,
+            scale: t.scale,
+            cols: t.cols,
+            zero_point: t.zero_point,
             per_token: t.per_token,
-            q: t.into(),
+        }
+    }
+
+    /// Columns (values per row).
+    pub fn cols(&self) -> usize {
+        usize::from(self.cols)
+    }
+
+    /// Quantisation.
+    pub fn q(&self) -> QParams {
+        QParams {
+            scale: self.scale,
+            zero_point: self.zero_point,
         }
     }
 
@@ -60,7 +78,8 @@ impl Tensor {
 
     /// Byte range in the arena at sequence length `len`.
     pub fn span(&self, len: usize) -> Range<usize> {
-        self.offset..self.offset + self.rows(len) * self.cols
+        let start = self.offset as usize;
+        start..start + self.rows(len) * self.cols()
     }
 
     /// Same row layout (per token or not, same columns).

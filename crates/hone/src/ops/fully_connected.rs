@@ -59,7 +59,7 @@ impl<'a> Operator<'a> for FullyConnected<'a> {
     fn check(&self, cx: &Cx<'_, 'a>) -> Result<Checked<'a>, Invalid> {
         let (x, o) = (cx.tensor(self.input)?, cx.tensor(self.out)?);
         ensure(x.per_token == o.per_token, Invalid::Shape)?;
-        let (n_in, n_out) = (x.cols, o.cols);
+        let (n_in, n_out) = (x.cols(), o.cols());
         ensure(self.weights.len() == n_in * n_out, Invalid::Length)?;
         ensure(self.bias.len() == 4 * n_out, Invalid::Length)?;
         ensure(
@@ -74,7 +74,7 @@ impl<'a> Operator<'a> for FullyConnected<'a> {
             input: x,
             out: o,
             weights: bytemuck::cast_slice(self.weights),
-            requant: requant(self, o.q.zero_point),
+            requant: requant(self, o.q().zero_point),
         })
     }
 }
@@ -98,11 +98,11 @@ impl Eval for Checked<'_> {
         let x = f.ins.get(&self.input);
         rows(
             x,
-            self.input.cols,
+            self.input.cols(),
             self.weights,
             &self.requant,
             f.out,
-            self.out.cols,
+            self.out.cols(),
         );
     }
 }

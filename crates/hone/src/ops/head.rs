@@ -54,7 +54,7 @@ impl<'a> Operator<'a> for Head<'a> {
             Invalid::Limit,
         )?;
         ensure(
-            self.weights.len() == 4 * classes * input.cols,
+            self.weights.len() == 4 * classes * input.cols(),
             Invalid::Length,
         )?;
         let finite = f32s(self.weights)
@@ -66,7 +66,7 @@ impl<'a> Operator<'a> for Head<'a> {
             weights: self.weights,
             bias: self.bias,
             normalize: self.normalize,
-            features: input.cols,
+            features: input.cols(),
             classes,
         })
     }
@@ -85,7 +85,7 @@ impl Checked<'_> {
 impl Eval for Checked<'_> {
     fn eval(&self, io: &mut Io<'_>) {
         let (x, features) = io.features_from(&self.input);
-        dequantize(x, self.input.q, self.normalize, features);
+        dequantize(x, self.input.q(), self.normalize, features);
     }
 }
 

@@ -49,7 +49,7 @@ impl<'a> Operator<'a> for LayerNorm<'a> {
     fn check(&self, cx: &Cx<'_, 'a>) -> Result<Checked<'a>, Invalid> {
         let (input, out) = (cx.tensor(self.input)?, cx.tensor(self.out)?);
         ensure(input.same_shape(&out), Invalid::Shape)?;
-        let n = 4 * input.cols;
+        let n = 4 * input.cols();
         ensure(
             self.gamma.len() == n && self.beta.len() == n,
             Invalid::Length,
@@ -76,13 +76,13 @@ impl Eval for Checked<'_> {
         let (gamma, beta) = (self.gamma, self.beta);
         layer_norm(
             x,
-            self.input.q,
+            self.input.q(),
             gamma,
             beta,
             self.eps,
-            self.out.q,
+            self.out.q(),
             f.out,
-            self.out.cols,
+            self.out.cols(),
         );
     }
 }

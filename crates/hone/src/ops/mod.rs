@@ -146,3 +146,8 @@ registry! {
     /// Fully connected + residual add + LayerNorm, fused: [`fc_add_norm()`].
     FcAddNorm(#[serde(borrow)] FcAddNorm<'a>) => fc_add_norm::Checked<'a>, since 2;
 }
+
+// A model keeps one `Step` per op for its whole life (`crate::Steps`): keep the largest
+// checked view small on the 32-bit targets.
+#[cfg(target_pointer_width = "32")]
+const _: () = assert!(core::mem::size_of::<Step<'static>>() <= 80);

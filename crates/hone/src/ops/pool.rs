@@ -54,7 +54,7 @@ impl Operator<'_> for Pool {
     fn check(&self, cx: &Cx<'_, '_>) -> Result<Checked, Invalid> {
         let (input, out) = (cx.tensor(self.input)?, cx.tensor(self.out)?);
         ensure(
-            input.per_token && !out.per_token && input.cols == out.cols,
+            input.per_token && !out.per_token && input.cols() == out.cols(),
             Invalid::Shape,
         )?;
         if self.kind == PoolKind::Mean {
@@ -73,7 +73,7 @@ impl Eval for Checked {
     fn eval(&self, io: &mut Io<'_>) {
         let f = io.frame(&self.out);
         let x = f.ins.get(&self.input);
-        let (zi, zo) = (self.input.q.zero_point, self.out.q.zero_point);
+        let (zi, zo) = (self.input.q().zero_point, self.out.q().zero_point);
         pool(x, zi, self.kind, self.rescale, zo, f.out);
     }
 }
