@@ -134,7 +134,7 @@ fn check_tensors(desc: &ModelDesc<'_>, max_len: usize) -> Result<usize, Error> {
         let t = TensorRec::from_bytes(rec).ok_or(err(MODEL, Invalid::TensorRecord))?;
         let rows = if t.per_token { max_len } else { 1 };
         let end = (t.offset as usize).checked_add(rows * usize::from(t.cols));
-        let scale_ok = t.scale.is_finite() && t.scale > 0.0;
+        let scale_ok = ops::bounds::scale_ok(t.scale);
         if t.offset % 4 != 0 || t.cols == 0 || !scale_ok || end.is_none_or(|e| e > arena) {
             return Err(err(MODEL, Invalid::TensorRecord));
         }

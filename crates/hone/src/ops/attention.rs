@@ -58,7 +58,7 @@ impl Operator<'_> for Attention {
             Invalid::Shape,
         )?;
         let s = self.score_scale;
-        ensure(s.is_finite() && s > 0.0, Invalid::Quant)?;
+        ensure(s > 0.0 && super::bounds::param_ok(s), Invalid::Quant)?;
         Ok(Checked {
             q,
             k,

@@ -76,8 +76,7 @@ impl<'a> Operator<'a> for Embedding<'a> {
         let (vocab, d) = (cx.vocab, out.cols());
         ensure(out.per_token, Invalid::Shape)?;
         ensure(self.table.len() == vocab * d, Invalid::Length)?;
-        let s = self.token_scale;
-        ensure(s.is_finite() && s > 0.0, Invalid::Quant)?;
+        ensure(super::bounds::scale_ok(self.token_scale), Invalid::Quant)?;
         if let Some(r) = self.row_requant {
             let lengths = r.multipliers.len() == 4 * vocab && r.shifts.len() == vocab;
             ensure(lengths, Invalid::Length)?;

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::layer_norm::all_finite;
+use super::bounds::{eps_ok, params_ok};
 use super::{ensure, Cx, Eval, Io, Operands, Operator, QParams, Tensor};
 use crate::bytes::{f32s, i32s};
 use crate::error::Invalid;
@@ -99,10 +99,9 @@ impl<'a> Operator<'a> for FcAddNorm<'a> {
         ensure(per_col.iter().all(|p| p.len() == n), Invalid::Length)?;
         let scales_ok =
             f32s(self.scales).all(|s| s.is_finite() && (0.0..=MAX_ACC_SCALE).contains(&s));
-        let eps_ok = self.eps.is_finite() && self.eps >= 0.0;
-        ensure(scales_ok && eps_ok, Invalid::Quant)?;
+        ensure(scales_ok && eps_ok(self.eps), Invalid::Quant)?;
         ensure(
-            all_finite(self.gamma) && all_finite(self.beta),
+            params_ok(self.gamma) && params_ok(self.beta),
             Invalid::Quant,
         )?;
         Ok(Checked {

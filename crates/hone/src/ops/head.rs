@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bounds::params_ok;
 use super::{ensure, Cx, Eval, Io, Operands, Operator, QParams, Tensor};
-use crate::bytes::f32s;
 use crate::error::Invalid;
 use crate::kernels;
 use crate::quant::{exp_f32, ln_f32, sqrt_f32};
@@ -57,10 +57,10 @@ impl<'a> Operator<'a> for Head<'a> {
             self.weights.len() == 4 * classes * input.cols(),
             Invalid::Length,
         )?;
-        let finite = f32s(self.weights)
-            .chain(f32s(self.bias))
-            .all(f32::is_finite);
-        ensure(finite, Invalid::Quant)?;
+        ensure(
+            params_ok(self.weights) && params_ok(self.bias),
+            Invalid::Quant,
+        )?;
         Ok(Checked {
             input,
             weights: self.weights,

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::bounds::{eps_ok, params_ok};
 use super::{ensure, Cx, Eval, Io, Operands, Operator, QParams, Tensor};
 use crate::bytes::f32s;
 use crate::error::Invalid;
@@ -34,11 +35,6 @@ pub(crate) struct Checked<'a> {
     eps: f32,
 }
 
-/// Whether every little-endian f32 of `bytes` is finite.
-pub(crate) fn all_finite(bytes: &[u8]) -> bool {
-    f32s(bytes).all(f32::is_finite)
-}
-
 impl<'a> Operator<'a> for LayerNorm<'a> {
     type Checked = Checked<'a>;
 
@@ -54,9 +50,8 @@ impl<'a> Operator<'a> for LayerNorm<'a> {
             self.gamma.len() == n && self.beta.len() == n,
             Invalid::Length,
         )?;
-        let eps_ok = self.eps.is_finite() && self.eps >= 0.0;
         ensure(
-            eps_ok && all_finite(self.gamma) && all_finite(self.beta),
+            eps_ok(self.eps) && params_ok(self.gamma) && params_ok(self.beta),
             Invalid::Quant,
         )?;
         Ok(Checked {

@@ -9,6 +9,7 @@
 //! below (append only: a line's position is the op's tag on the wire), plus its float
 //! counterpart in `hone-reference`.
 
+pub mod bounds;
 mod frame;
 
 pub mod add;
