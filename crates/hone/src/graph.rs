@@ -103,8 +103,8 @@ pub(crate) fn check<'a, const OPS: usize>(
     for (i, op) in decode(desc).enumerate() {
         let Some(o) = op.operands().1 else { continue };
         let out = span(desc, o, max_len);
-        for t in 0..n_tensors {
-            let (w, r) = (written[t], last_read[t]);
+        let records = written.iter().zip(&last_read).take(n_tensors);
+        for (t, (&w, &r)) in records.enumerate() {
             let live = w != u16::MAX && usize::from(w) < i && usize::from(r) >= i;
             if t != usize::from(o) && live {
                 let other = span(desc, t as u16, max_len);

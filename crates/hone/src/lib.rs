@@ -38,6 +38,20 @@
 // Arm DSP builds: `unsafe` only in the `#[allow(unsafe_code)]` module `kernels::arm_dsp`.
 #![cfg_attr(hone_dsp, deny(unsafe_code))]
 #![warn(missing_docs)]
+// No panics on any input, mechanically: no unwrap/expect/panic/unreachable, and no indexing
+// that can go out of bounds (checked access, iterators or types that carry the length).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod adapt;
 pub mod bytes;

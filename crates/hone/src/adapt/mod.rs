@@ -115,6 +115,10 @@
 //! [`Workspace`] (optimiser state, best-head snapshot, per-example caches).
 //! [`ram_bytes`] adds them up.
 
+// Indexing here is into const-generic capacity arrays (`N`, `F`, `NEW`) at indices bounded by
+// the state's own counters; it is not yet written with checked access like the rest of the
+// crate (the crate-level `indexing_slicing` lint is relaxed for this module only).
+#![allow(clippy::indexing_slicing)]
 mod error;
 mod head;
 mod optim;

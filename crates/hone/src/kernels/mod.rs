@@ -173,15 +173,13 @@ pub fn head_logits(weights: &[u8], bias: &[u8], x: &[f32], logits: &mut [f32]) {
 fn row_dot(mut acc: f32, w: &[u8], x: &[f32]) -> f32 {
     let (w16, x4) = (w.chunks_exact(16), x.chunks_exact(4));
     let (wr, xr) = (w16.remainder(), x4.remainder());
-    let le = |w: &[u8; 16], k: usize| {
-        f32::from_le_bytes([w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3]])
-    };
     for (w, x) in w16.zip(x4) {
-        if let (Some(w), Some(x)) = (w.first_chunk::<16>(), x.first_chunk::<4>()) {
-            acc += le(w, 0) * x[0];
-            acc += le(w, 1) * x[1];
-            acc += le(w, 2) * x[2];
-            acc += le(w, 3) * x[3];
+        if let (Some(w), Some(&[x0, x1, x2, x3])) = (w.first_chunk::<16>(), x.first_chunk::<4>()) {
+            let [w0, w1, w2, w3]: [[u8; 4]; 4] = bytemuck::cast(*w);
+            acc += f32::from_le_bytes(w0) * x0;
+            acc += f32::from_le_bytes(w1) * x1;
+            acc += f32::from_le_bytes(w2) * x2;
+            acc += f32::from_le_bytes(w3) * x3;
         }
     }
     for (w, &x) in wr.chunks_exact(4).zip(xr) {

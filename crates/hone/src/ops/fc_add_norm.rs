@@ -172,7 +172,7 @@ pub fn fc_add_norm(
     for ((xr, rr), or) in rows.zip(out.chunks_exact_mut(out_cols)) {
         let mut params = f32s(p.scales).zip(i32s(p.bias)).zip(rr);
         for (yb, wb) in row.chunks_mut(ROW_BLOCK).zip(w.chunks(ROW_BLOCK * in_cols)) {
-            let acc = &mut acc[..yb.len()];
+            let (acc, _) = acc.split_at_mut(yb.len().min(ROW_BLOCK));
             kernels::matvec_i8(xr, wb, acc);
             for ((y, &a), ((s, b), &res)) in yb.iter_mut().zip(acc.iter()).zip(&mut params) {
                 let res = i32::from(res) - rz;

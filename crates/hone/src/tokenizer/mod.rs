@@ -252,7 +252,8 @@ impl<'a> Tokenizer<'a> {
         if word.chars > usize::from(self.config.max_chars_per_word) {
             sink.push(self.config.unk);
         } else {
-            self.wordpiece(&word.buf[..word.bytes.min(MAX_WORD_BYTES)], sink);
+            let (bytes, _) = word.buf.split_at(word.bytes.min(word.buf.len()));
+            self.wordpiece(bytes, sink);
         }
         word.bytes = 0;
         word.chars = 0;
@@ -274,7 +275,8 @@ impl<'a> Tokenizer<'a> {
             while end > start {
                 // Only try `end` on a character boundary.
                 if word.get(end).is_none_or(|&b| b & 0xC0 != 0x80) {
-                    if let Some(id) = self.vocab.lookup(prefix, &word[start..end]) {
+                    let piece = word.get(start..end);
+                    if let Some(id) = piece.and_then(|p| self.vocab.lookup(prefix, p)) {
                         found = Some(id);
                         break;
                     }
@@ -293,7 +295,7 @@ impl<'a> Tokenizer<'a> {
                 }
             }
         }
-        for &id in &ids[..count] {
+        for &id in ids.iter().take(count) {
             if !sink.push(id) {
                 return;
             }

@@ -113,8 +113,9 @@ pub fn strip_accents(c: char, out: &mut [char; 3]) -> usize {
     } else if let Some(i) = code.checked_sub(DECOMP_SUP_START) {
         let i = i as usize * 3;
         DECOMP_SUP
-            .get(i..i + 3)
-            .map(|b| u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16)
+            .get(i..)
+            .and_then(<[u8]>::first_chunk::<3>)
+            .map(|&[a, b, c]| u32::from(a) | u32::from(b) << 8 | u32::from(c) << 16)
     } else {
         None
     };

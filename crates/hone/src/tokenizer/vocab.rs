@@ -25,18 +25,18 @@ pub struct Vocab<'a> {
 /// Reads offset `i` (no bounds panic: out of range reads as `None`).
 fn read_offset(offsets: &[u8], i: usize) -> Option<usize> {
     let start = i.checked_mul(4)?;
-    let bytes = offsets.get(start..start.checked_add(4)?)?;
-    let word = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    let bytes = offsets.get(start..)?.first_chunk::<4>()?;
+    let word = u32::from_le_bytes(*bytes);
     usize::try_from(word).ok()
 }
 
 /// Compares `token` with the concatenation `prefix ++ piece` without building it.
 fn cmp_concat(token: &[u8], prefix: &[u8], piece: &[u8]) -> Ordering {
-    let n = token.len().min(prefix.len());
-    match token[..n].cmp(&prefix[..n]) {
-        Ordering::Equal if n < prefix.len() => Ordering::Less,
-        Ordering::Equal => token[n..].cmp(piece),
-        other => other,
+    match token.strip_prefix(prefix) {
+        Some(rest) => rest.cmp(piece),
+        // They differ within the prefix (same order as against the concatenation), or
+        // `token` is a proper prefix of `prefix` (shorter, so less).
+        None => token.cmp(prefix),
     }
 }
 
