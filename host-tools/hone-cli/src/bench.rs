@@ -90,9 +90,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let report = summarise(&parse_metrics(&log), model.as_ref())?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", table(&report));
+        out!("{}", table(&report));
     }
     Ok(())
 }

@@ -189,7 +189,7 @@ fn run_with<const F: usize>(
     flash_bytes: usize,
     demo: &DemoFile,
 ) -> Result<()> {
-    println!(
+    outln!(
         "model `{}`: {} intents, {} features, {} tokens max",
         model.name(),
         model.num_classes(),
@@ -224,7 +224,7 @@ fn run_with<const F: usize>(
         .and_then(|mut t| t.train())
         .map_err(|e| anyhow::anyhow!("training: {e}"))?;
     let after = predict_all(&mut runner, &head, &demo.test);
-    println!(
+    outln!(
         "\nenrolled {} new intents from {} prompts: {} steps, validation NLL {:.3} -> {:.3}{}",
         demo.intents.len(),
         collected,
@@ -237,7 +237,7 @@ fn run_with<const F: usize>(
             ""
         }
     );
-    println!(
+    outln!(
         "\n{:<44} {:<22} {:<26} after",
         "prompt", "expected", "before"
     );
@@ -247,9 +247,9 @@ fn run_with<const F: usize>(
         ok_after += usize::from(a.0 == t.intent);
         let before = format!("{} {:.0}%", b.0, 100.0 * b.1);
         let after = format!("{} {:.0}%", a.0, 100.0 * a.1);
-        println!("{:<44} {:<22} {before:<26} {after}", t.prompt, t.intent);
+        outln!("{:<44} {:<22} {before:<26} {after}", t.prompt, t.intent);
     }
-    println!(
+    outln!(
         "correct: {ok_before}/{n} before, {ok_after}/{n} after",
         n = demo.test.len()
     );
@@ -282,7 +282,7 @@ fn run_with<const F: usize>(
         .iter()
         .zip(&after)
         .all(|(a, b)| a.0 == b.0 && a.1.to_bits() == b.1.to_bits());
-    println!(
+    outln!(
         "\nsaved state #{seq} to {} and reloaded #{seq2}: {} classes, {} examples, predictions {}",
         args.state.display(),
         head2.num_new(),
@@ -295,7 +295,7 @@ fn run_with<const F: usize>(
 
     // 4. Memory.
     let adapt = ram_bytes::<NEW, F, STORE, SLOTS>();
-    println!("\nmemory: model {} bytes (flash), scratch {} bytes + adaptation {} bytes = {} bytes RAM ({} new intents x {} prompts, {} features)",
+    outln!("\nmemory: model {} bytes (flash), scratch {} bytes + adaptation {} bytes = {} bytes RAM ({} new intents x {} prompts, {} features)",
         flash_bytes, model.scratch_bytes(), adapt, model.scratch_bytes() + adapt, NEW, STORE / NEW, F);
     Ok(())
 }

@@ -70,14 +70,14 @@ pub fn run(args: &GoldenArgs) -> Result<PathBuf> {
     fs::create_dir_all(&args.out).with_context(|| format!("{}", args.out.display()))?;
     let path = args.out.join("golden.bin");
     fs::write(&path, &bytes).with_context(|| format!("{}", path.display()))?;
-    println!(
+    outln!(
         "{}: {} vectors, {} bytes (model CRC-32 {:08x})",
         path.display(),
         vectors.len(),
         bytes.len(),
         hone_golden::model_crc(&blob)
     );
-    println!(
+    outln!(
         "firmware: cd firmware && HONE_FW_MODEL={} HONE_FW_GOLDEN={} cargo run --release",
         args.model.display(),
         path.display()

@@ -289,24 +289,24 @@ pub fn run(a: &InspectArgs) -> Result<()> {
         std::fs::read(&a.model).with_context(|| format!("cannot read {}", a.model.display()))?;
     let r = report(&blob, a.seq_len).with_context(|| a.model.display().to_string())?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        outln!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
     }
-    println!(
+    outln!(
         "{} (format v{}): {} classes, {} features, vocab {}, max_len {}",
         r.name, r.format_version, r.classes, r.features, r.vocab, r.max_len
     );
-    println!(
+    outln!(
         "{:>3}  {:<20} {:<26} {:<10} {:>10} {:>10} {:>12}",
         "#", "op", "input", "output", "params", "bytes", "MACs"
     );
     for l in &r.layers {
-        println!(
+        outln!(
             "{:>3}  {:<20} {:<26} {:<10} {:>10} {:>10} {:>12}",
             l.index, l.op, l.input, l.output, l.params, l.bytes, l.macs
         );
     }
-    println!(
+    outln!(
         "flash {} bytes (weights {}, vocabulary {}), scratch RAM {} bytes (arena {}), \
          {} params, {} MACs at {} tokens",
         r.flash_bytes,
@@ -319,7 +319,7 @@ pub fn run(a: &InspectArgs) -> Result<()> {
         r.seq_len
     );
     if let (Some(b), Some(f)) = (r.adapt_ram_bytes, r.adapt_feature_capacity) {
-        println!(
+        outln!(
             "adaptation RAM {b} bytes (16 new classes x 10 examples, Adam, feature capacity {f})"
         );
     }

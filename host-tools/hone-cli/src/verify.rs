@@ -259,26 +259,26 @@ pub fn run(a: &VerifyArgs) -> Result<()> {
     let mut s = summarize(&blob, reference, &ps, a.jobs)?;
     s.pass = s.agreement >= a.min_agreement && s.mean_cosine >= a.min_cosine;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        outln!("{}", serde_json::to_string_pretty(&s)?);
     } else {
-        println!("prompts            {}", s.prompts);
-        println!("top-1 agreement    {:.4}", s.agreement);
-        println!(
+        outln!("prompts            {}", s.prompts);
+        outln!("top-1 agreement    {:.4}", s.agreement);
+        outln!(
             "|logit diff|       max {:.4}, mean {:.4}",
             s.max_abs_logit_diff, s.mean_abs_logit_diff
         );
-        println!(
+        outln!(
             "feature cosine     mean {:.5}, min {:.5} ({:?})",
             s.mean_cosine, s.min_cosine, s.min_cosine_prompt
         );
-        println!("token mismatches   {}", s.token_mismatches);
+        outln!("token mismatches   {}", s.token_mismatches);
         if let (Some(rt), Some(rf)) = (s.accuracy_runtime, s.accuracy_reference) {
-            println!(
+            outln!(
                 "accuracy           runtime {rt:.4}, reference {rf:.4} ({} labelled)",
                 s.labelled
             );
         }
-        println!("{}", if s.pass { "PASS" } else { "FAIL" });
+        outln!("{}", if s.pass { "PASS" } else { "FAIL" });
     }
     if !s.pass {
         bail!(

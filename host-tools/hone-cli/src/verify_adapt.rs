@@ -111,25 +111,25 @@ pub fn run(a: &crate::verify::VerifyArgs) -> Result<()> {
     }
     let s = check(&model, &train, &test, 100)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        outln!("{}", serde_json::to_string_pretty(&s)?);
     } else {
-        println!(
+        outln!(
             "examples           {} ({} new classes)",
             s.examples, s.new_classes
         );
-        println!(
+        outln!(
             "objective          {:.5} -> {:.5} over {} steps",
             s.first_loss, s.last_loss, s.steps
         );
-        println!(
+        outln!(
             "max rel. diff      {:.3e} (tolerance {:.0e})",
             s.max_rel_loss_diff, s.tolerance
         );
-        println!(
+        outln!(
             "same predictions   {}/{}",
             s.same_predictions, s.test_prompts
         );
-        println!("{}", if s.ok { "PASS" } else { "FAIL" });
+        outln!("{}", if s.ok { "PASS" } else { "FAIL" });
     }
     if !s.ok {
         bail!("runtime and reference fine-tuning disagree");

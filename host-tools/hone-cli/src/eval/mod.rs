@@ -254,17 +254,17 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                            "seeds": args.seeds.max(1)},
     });
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
-    println!(
+    outln!(
         "model {} ({} bytes flash, {} bytes scratch + {} bytes adaptation RAM)",
         model.name(),
         blob.len(),
         scratch,
         adapt_ram
     );
-    println!(
+    outln!(
         "data  {} ({} intents, {} train / {} test prompts)",
         args.data.display(),
         classes,
@@ -272,15 +272,15 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         ds.test.len()
     );
     if let (Some(full_acc), Some(full_val), Some(five_acc)) = (full_acc, full_val, five_acc) {
-        println!("full-data head accuracy      {full_acc:.4} (val {full_val:.4})");
-        println!(
+        outln!("full-data head accuracy      {full_acc:.4} (val {full_val:.4})");
+        outln!(
             "5-shot head accuracy         {five_acc:.4} (mean of {} selections)",
             five.len()
         );
     }
     let opt = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{x:.4}"));
     for r in &enrol {
-        println!(
+        outln!(
             "enrol `{}` K={:<2} ({})  new {:.4}  old {} (before {})  all {:.4}{}",
             args.enrol_domain,
             r.k,
@@ -296,17 +296,17 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         );
     }
     if enrol.is_empty() {
-        println!(
+        outln!(
             "enrolment: no domain `{}` in this data set (omitted)",
             args.enrol_domain
         );
     }
     match oos {
-        Some(o) => println!(
+        Some(o) => outln!(
             "out-of-scope recall {:.4} at p < {:.3} (in-scope acc {:.4} vs {:.4} without rejection)",
             o.recall, o.threshold, o.in_scope_acc, o.in_scope_acc_no_reject
         ),
-        None => println!("out-of-scope: no oos_* prompts (omitted)"),
+        None => outln!("out-of-scope: no oos_* prompts (omitted)"),
     }
     Ok(())
 }
