@@ -239,7 +239,9 @@ fn run_with<const F: usize>(
     );
     outln!(
         "\n{:<44} {:<22} {:<26} after",
-        "prompt", "expected", "before"
+        "prompt",
+        "expected",
+        "before"
     );
     let (mut ok_before, mut ok_after) = (0, 0);
     for ((t, b), a) in demo.test.iter().zip(&before).zip(&after) {

@@ -15,7 +15,9 @@ use clap::{Parser, Subcommand};
 #[macro_use]
 mod out;
 
+mod args;
 mod bench;
+mod blob;
 mod demo;
 mod eval;
 mod export;

@@ -82,7 +82,12 @@ pub fn analyse(
 pub fn print(rows: &[(String, f64)], ranges: &Ranges, percentile: f64) {
     outln!(
         "{:<20} {:>10} {:>12} {:>12} {:>12} {:>12}",
-        "tensor", "cosine", "min", "max", "clip lo", "clip hi"
+        "tensor",
+        "cosine",
+        "min",
+        "max",
+        "clip lo",
+        "clip hi"
     );
     for (n, c) in rows {
         let (mn, mx) = ranges.min_max(n).unwrap_or((f32::NAN, f32::NAN));
