@@ -368,7 +368,8 @@ fn incompatible_or_oversized_states_and_bad_regions_are_refused() {
 #[test]
 fn a_region_sized_by_max_state_bytes_holds_a_full_state() {
     let blob = model_blob();
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     // Every class enrolled with the longest name, every example slot taken, and features
     // whose f16 bits need the longest varints (negative values).
     let mut head = H::new(&m).unwrap();
