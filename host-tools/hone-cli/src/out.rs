@@ -1,6 +1,6 @@
 //! Standard output of every subcommand.
 //!
-//! [`out!`] and [`outln!`] format into a locked stdout. A reader that went away (a closed
+//! `out!` and `outln!` format into a locked stdout. A reader that went away (a closed
 //! pipe: `hone inspect … | head`) ends the process quietly with status 0, as a Unix filter
 //! does; any other write error ends it with a message and status 1. `std`'s `print!` and
 //! `println!` panic in both cases, so `clippy.toml` forbids them in this crate.
@@ -21,14 +21,14 @@ pub fn write(args: std::fmt::Arguments<'_>) {
     }
 }
 
-/// `print!` through [`write`].
+/// `print!` through [`write()`].
 macro_rules! out {
     ($($arg:tt)*) => {
         $crate::out::write(format_args!($($arg)*))
     };
 }
 
-/// `println!` through [`write`].
+/// `println!` through [`write()`].
 macro_rules! outln {
     () => {
         $crate::out::write(format_args!("\n"))
