@@ -105,7 +105,8 @@ fn bad_blobs_and_arguments() {
     let blob = dir.join("bad.hone");
     std::fs::write(&blob, b"HONE but not a model").unwrap();
     let e = fails(&["inspect", blob.to_str().unwrap()]);
-    assert!(e.contains("invalid model"), "{e}");
+    let named = format!("cannot load {}: unsupported format version", blob.display());
+    assert!(e.contains(&named), "{e}");
     let e = fails(&["inspect", dir.join("missing.hone").to_str().unwrap()]);
     assert!(e.contains("cannot read"), "{e}");
     // Clap rejects a bad pooling name with status 2.

@@ -159,6 +159,17 @@ pub enum AdaptGenError {
     Adapt(hone::adapt::AdaptError),
 }
 
+impl core::fmt::Display for AdaptGenError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            AdaptGenError::Model(e) => write!(f, "{e}"),
+            AdaptGenError::Adapt(e) => write!(f, "adaptation: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for AdaptGenError {}
+
 /// The adaptation script: enrol every `(label, prompt)` of `enrol`, train for `epochs`
 /// (shuffle `seed`), evaluate every `(label, prompt)` of `eval` before and after, persist,
 /// then evaluate `eval` again (on the device, with the state reloaded from flash) — each step

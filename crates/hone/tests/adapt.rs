@@ -5,8 +5,8 @@ mod adapt_common;
 
 use adapt_common::*;
 use hone::adapt::{
-    ram_bytes, ram_bytes_for_dim, AdaptError, Calibration, Head, Optimizer, Store, TrainConfig,
-    Trainer, Validation, Workspace, FEATURE_BUCKETS,
+    ram_bytes, ram_bytes_for_dim, AdaptError, Calibration, Head, Optimizer, Setting, Store,
+    TrainConfig, Trainer, Validation, Workspace, FEATURE_BUCKETS,
 };
 use hone::{Model, Runner};
 use hone_build::testutil::{tiny_model, tiny_transformer, LABELS};
@@ -213,46 +213,69 @@ fn bad_configurations_are_refused() {
     let (mut head, store, _) = enrolled(&m, &mut r, 4);
     let mut ws = Box::new(Workspace::<NEW, F, N, 1>::new());
     let base = config(Optimizer::Sgd { momentum: 0.9 }, Validation::None);
-    for cfg in [
-        TrainConfig {
-            optimizer: Optimizer::ADAM, // needs 2 slots, workspace has 1
-            ..base
-        },
-        TrainConfig { lr: 0.0, ..base },
-        TrainConfig {
-            lr: f32::NAN,
-            ..base
-        },
-        TrainConfig { batch: 0, ..base },
-        TrainConfig { batch: 33, ..base },
-        TrainConfig {
-            epochs: 129,
-            ..base
-        },
-        TrainConfig {
-            label_smoothing: 1.0,
-            ..base
-        },
-        TrainConfig { l2: -1.0, ..base },
-        TrainConfig {
-            max_norm: -1.0,
-            ..base
-        },
-        TrainConfig {
-            max_norm: f32::NAN,
-            ..base
-        },
-        TrainConfig {
-            validation: Validation::KFold { folds: 1 },
-            ..base
-        },
+    // Each refusal names the setting at fault.
+    for (cfg, setting) in [
+        (
+            TrainConfig {
+                optimizer: Optimizer::ADAM, // needs 2 slots, workspace has 1
+                ..base
+            },
+            Setting::OptimizerSlots,
+        ),
+        (TrainConfig { lr: 0.0, ..base }, Setting::LearningRate),
+        (
+            TrainConfig {
+                lr: f32::NAN,
+                ..base
+            },
+            Setting::LearningRate,
+        ),
+        (TrainConfig { batch: 0, ..base }, Setting::Batch),
+        (TrainConfig { batch: 33, ..base }, Setting::Batch),
+        (
+            TrainConfig {
+                epochs: 129,
+                ..base
+            },
+            Setting::Epochs,
+        ),
+        (
+            TrainConfig {
+                label_smoothing: 1.0,
+                ..base
+            },
+            Setting::LabelSmoothing,
+        ),
+        (TrainConfig { l2: -1.0, ..base }, Setting::L2),
+        (
+            TrainConfig {
+                max_norm: -1.0,
+                ..base
+            },
+            Setting::MaxNorm,
+        ),
+        (
+            TrainConfig {
+                max_norm: f32::NAN,
+                ..base
+            },
+            Setting::MaxNorm,
+        ),
+        (
+            TrainConfig {
+                validation: Validation::KFold { folds: 1 },
+                ..base
+            },
+            Setting::Validation,
+        ),
     ] {
-        assert_eq!(
-            Trainer::new(&mut head, &store, &mut ws, cfg).err(),
-            Some(AdaptError::BadConfig),
-            "{cfg:?}"
-        );
+        let err = Trainer::new(&mut head, &store, &mut ws, cfg).err();
+        assert_eq!(err, Some(AdaptError::BadConfig(setting)), "{cfg:?}");
     }
+    assert_eq!(
+        AdaptError::BadConfig(Setting::Batch).to_string(),
+        "training setting out of range: batch size (1 to 32)"
+    );
     // A hold-out with no held-out example (every 10th of ≤ 6 per class) is refused, and the
     // head is left as it was.
     let before = head.rows().clone();

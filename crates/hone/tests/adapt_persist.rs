@@ -7,7 +7,7 @@ use adapt_common::*;
 use embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
 };
-use hone::adapt::persist::Journal;
+use hone::adapt::persist::{max_state_bytes, Journal};
 use hone::adapt::{AdaptError, Head, NewRows, Optimizer, Store, Trainer, Validation, Workspace};
 use hone::{Model, Runner};
 use hone_build::testutil::{build_static, tiny_model};
@@ -340,7 +340,11 @@ fn incompatible_or_oversized_states_and_bad_regions_are_refused() {
         let res = j.save(&head, &b.1);
         (j.into_inner(), res)
     };
-    assert_eq!(res, Err(AdaptError::Storage));
+    let slot = tiny / 2 - 16;
+    assert!(
+        matches!(res, Err(AdaptError::StateTooLarge { bytes, slot: s }) if bytes > s && s == slot),
+        "{res:?}"
+    );
     assert_eq!(load(&f, &m).as_ref(), Some(&a));
     // Misaligned, too small or out-of-chip regions.
     for (base, len) in [(1, 2 * SLOT as u32), (0, ES as u32), (0, 4 * SLOT as u32)] {
@@ -359,4 +363,49 @@ fn incompatible_or_oversized_states_and_bad_regions_are_refused() {
         j.load(&mut head, &mut S::new()),
         Err(AdaptError::Incompatible)
     );
+}
+
+#[test]
+fn a_region_sized_by_max_state_bytes_holds_a_full_state() {
+    let blob = model_blob();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
+    // Every class enrolled with the longest name, every example slot taken, and features
+    // whose f16 bits need the longest varints (negative values).
+    let mut head = H::new(&m).unwrap();
+    let mut store = S::new();
+    for k in 0..NEW {
+        let name = format!("{k:x}{}", "n".repeat(hone::adapt::LABEL_LEN - 1));
+        head.enrol(&name).unwrap();
+    }
+    let d = head.dim();
+    for i in 0..N {
+        let h: Vec<f32> = (0..d).map(|j| -1.5 - (i * d + j) as f32 * 1e-3).collect();
+        store
+            .add((head.old_classes() + i % NEW) as u16, &h)
+            .unwrap();
+    }
+    head.imprint_all(&store);
+    let bound = max_state_bytes(NEW, d, N).unwrap();
+    let region = Journal::<SimFlash>::region_len(bound).unwrap();
+    assert!(region.is_multiple_of(2 * ES as u32));
+    let mut j = Journal::open(SimFlash::new(region as usize), 0, region).unwrap();
+    assert!(j.capacity() >= bound);
+    assert_eq!(j.save(&head, &store), Ok(1));
+    let mut back = (H::new(&m).unwrap(), S::new());
+    assert_eq!(j.load(&mut back.0, &mut back.1), Ok(1));
+    assert_eq!((back.0.rows(), &back.1), (head.rows(), &store));
+    // The bound is an upper bound, and not a loose one.
+    let mut j = Journal::open(SimFlash::new(4 * ES), 0, 4 * ES as u32).unwrap();
+    let Err(AdaptError::StateTooLarge { bytes, slot }) = j.save(&head, &store) else {
+        panic!("a full state fits {} bytes", j.capacity());
+    };
+    assert_eq!(slot, j.capacity());
+    assert!(
+        bytes <= bound && bytes > bound - bound / 8,
+        "{bytes} vs {bound}"
+    );
+    // Overflowing capacities are reported, not wrapped.
+    assert_eq!(max_state_bytes(usize::MAX / 2, 384, 1), None);
+    assert_eq!(Journal::<SimFlash>::region_len(u32::MAX), None);
 }

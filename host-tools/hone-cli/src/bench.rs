@@ -75,7 +75,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         None
     } else {
         Some(match &args.model {
-            Some(p) => ModelSource::File(p.clone()),
+            Some(p) => {
+                // Refuse a bad blob here rather than in the firmware's build script.
+                crate::blob::read_valid(p)?;
+                ModelSource::File(p.clone())
+            }
             None if args.stand_in => ModelSource::StandIn(stand_in()?),
             None => match find_model(&repo.join("models")) {
                 Some(p) => ModelSource::File(p),
@@ -90,9 +94,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let report = summarise(&parse_metrics(&log), model.as_ref())?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", table(&report));
+        out!("{}", table(&report));
     }
     Ok(())
 }

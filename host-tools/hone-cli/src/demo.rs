@@ -10,19 +10,18 @@ use anyhow::{bail, Context, Result};
 use embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
 };
-use hone::adapt::persist::Journal;
-use hone::adapt::{ram_bytes, Head, Store, TrainConfig, Trainer, Workspace};
+use hone::adapt::persist::{max_state_bytes, Journal};
+use hone::adapt::{ram_bytes, AdaptError, Head, Store, TrainConfig, Trainer, Workspace};
 use hone::Model;
 use hone::Runner;
 use serde::Deserialize;
 
 /// Capacities of the demo's adaptation state (the device build's defaults); the feature
-/// capacity `F` is the smallest of 64/128/256/384 that holds the model's features.
+/// capacity `F` is the smallest of 64/128/256/384 that holds the model's features. The
+/// journal's flash region is sized to hold a state of these capacities.
 const NEW: usize = 16;
 const STORE: usize = 160;
 const SLOTS: usize = 2;
-/// Flash region for the journal: two 32 KiB slots.
-const REGION: u32 = 64 * 1024;
 const ERASE: usize = 4096;
 
 /// Arguments of `hone demo`.
@@ -159,20 +158,31 @@ fn load_demo(path: &Path) -> Result<DemoFile> {
             d.intents.len()
         );
     }
+    for (i, intent) in d.intents.iter().enumerate() {
+        if d.intents[..i].iter().any(|o| o.name == intent.name) {
+            bail!(
+                "{}: intent `{}` is listed twice",
+                path.display(),
+                intent.name
+            );
+        }
+        if intent.prompts.is_empty() {
+            bail!(
+                "{}: intent `{}` has no prompts",
+                path.display(),
+                intent.name
+            );
+        }
+    }
     Ok(d)
 }
 
 /// Runs `hone demo`.
 pub fn run(args: &DemoArgs) -> Result<()> {
-    let blob = std::fs::read(&args.model).with_context(|| {
-        format!(
-            "cannot read {} (run from the repository root, or pass --model)",
-            args.model.display()
-        )
-    })?;
+    let blob =
+        crate::blob::read(&args.model).context("run from the repository root, or pass --model")?;
     let mut steps = HostSteps::new();
-    let model = Model::load(&blob, &mut steps)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
+    let model = crate::blob::load(&args.model, &blob, &mut steps)?;
     let demo = load_demo(&args.demo)?;
     match model.feature_dim() {
         0..=64 => run_with::<64>(args, &model, blob.len(), &demo),
@@ -189,7 +199,7 @@ fn run_with<const F: usize>(
     flash_bytes: usize,
     demo: &DemoFile,
 ) -> Result<()> {
-    println!(
+    outln!(
         "model `{}`: {} intents, {} features, {} tokens max",
         model.name(),
         model.num_classes(),
@@ -208,13 +218,17 @@ fn run_with<const F: usize>(
     let mut store: Box<Store<STORE, F>> = Box::default();
     let mut collected = 0;
     for intent in &demo.intents {
-        let id = head
-            .class_id(&intent.name)
-            .map_err(|e| anyhow::anyhow!("enrolling `{}`: {e}", intent.name))?;
+        let id = head.enrol(&intent.name).map_err(|e| match e {
+            AdaptError::DuplicateLabel => anyhow::anyhow!(
+                "intent `{}` is already a class of the model: the demo enrols new intents only",
+                intent.name
+            ),
+            e => anyhow::anyhow!("enrolling `{}`: {e}", intent.name),
+        })?;
         for p in &intent.prompts {
             store
-                .add(id as u16, runner.features(p))
-                .map_err(|e| anyhow::anyhow!("storing `{p}`: {e}"))?;
+                .collect(&mut runner, &head, p, id)
+                .map_err(|e| anyhow::anyhow!("storing {p:?} as `{}`: {e}", intent.name))?;
             collected += 1;
         }
     }
@@ -224,9 +238,9 @@ fn run_with<const F: usize>(
         .and_then(|mut t| t.train())
         .map_err(|e| anyhow::anyhow!("training: {e}"))?;
     let after = predict_all(&mut runner, &head, &demo.test);
-    println!(
+    outln!(
         "\nenrolled {} new intents from {} prompts: {} steps, validation NLL {:.3} -> {:.3}{}",
-        demo.intents.len(),
+        head.num_new(),
         collected,
         report.steps,
         report.val_before,
@@ -237,9 +251,11 @@ fn run_with<const F: usize>(
             ""
         }
     );
-    println!(
+    outln!(
         "\n{:<44} {:<22} {:<26} after",
-        "prompt", "expected", "before"
+        "prompt",
+        "expected",
+        "before"
     );
     let (mut ok_before, mut ok_after) = (0, 0);
     for ((t, b), a) in demo.test.iter().zip(&before).zip(&after) {
@@ -247,19 +263,22 @@ fn run_with<const F: usize>(
         ok_after += usize::from(a.0 == t.intent);
         let before = format!("{} {:.0}%", b.0, 100.0 * b.1);
         let after = format!("{} {:.0}%", a.0, 100.0 * a.1);
-        println!("{:<44} {:<22} {before:<26} {after}", t.prompt, t.intent);
+        outln!("{:<44} {:<22} {before:<26} {after}", t.prompt, t.intent);
     }
-    println!(
+    outln!(
         "correct: {ok_before}/{n} before, {ok_after}/{n} after",
         n = demo.test.len()
     );
 
     // 3. Save through the journal (two alternating slots), write the flash image to a file,
     //    read it back into a fresh head and store, and check the predictions survived.
+    let region = max_state_bytes(NEW, F, STORE)
+        .and_then(Journal::<FileFlash>::region_len)
+        .context("the demo's adaptation state exceeds 4 GiB")?;
     let flash = FileFlash {
-        bytes: vec![0xFF; REGION as usize],
+        bytes: vec![0xFF; region as usize],
     };
-    let mut journal = Journal::open(flash, 0, REGION).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut journal = Journal::open(flash, 0, region).map_err(|e| anyhow::anyhow!("{e}"))?;
     let seq = journal
         .save(&head, &store)
         .map_err(|e| anyhow::anyhow!("saving: {e}"))?;
@@ -271,7 +290,7 @@ fn run_with<const F: usize>(
     let bytes = std::fs::read(&args.state)
         .with_context(|| format!("cannot read {}", args.state.display()))?;
     let mut journal =
-        Journal::open(FileFlash { bytes }, 0, REGION).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Journal::open(FileFlash { bytes }, 0, region).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut head2 = Box::new(Head::<NEW, F>::new(model).map_err(|e| anyhow::anyhow!("{e}"))?);
     let mut store2: Box<Store<STORE, F>> = Box::default();
     let seq2 = journal
@@ -282,7 +301,7 @@ fn run_with<const F: usize>(
         .iter()
         .zip(&after)
         .all(|(a, b)| a.0 == b.0 && a.1.to_bits() == b.1.to_bits());
-    println!(
+    outln!(
         "\nsaved state #{seq} to {} and reloaded #{seq2}: {} classes, {} examples, predictions {}",
         args.state.display(),
         head2.num_new(),
@@ -295,7 +314,7 @@ fn run_with<const F: usize>(
 
     // 4. Memory.
     let adapt = ram_bytes::<NEW, F, STORE, SLOTS>();
-    println!("\nmemory: model {} bytes (flash), scratch {} bytes + adaptation {} bytes = {} bytes RAM ({} new intents x {} prompts, {} features)",
+    outln!("\nmemory: model {} bytes (flash), scratch {} bytes + adaptation {} bytes = {} bytes RAM ({} new intents x {} prompts, {} features)",
         flash_bytes, model.scratch_bytes(), adapt, model.scratch_bytes() + adapt, NEW, STORE / NEW, F);
     Ok(())
 }

@@ -162,9 +162,9 @@ pub fn run(a: &ExportArgs) -> Result<()> {
             "calibration_prompts": calib.len(),
             "percentile": a.percentile,
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!(
+        outln!(
             "wrote {} ({} bytes, format v{version}, {} tokens, calibrated on {} prompts at \
              percentile {})",
             a.output.display(),

@@ -9,8 +9,9 @@
 
 use std::{fs, path::PathBuf};
 
-use anyhow::{anyhow, ensure, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use hone_golden::generate::{adapt, classify, parse_adapt, parse_prompts, AdaptStep, ClassifyCase};
+use hone_golden::Vector;
 
 /// Arguments of `hone golden`.
 #[derive(Debug, Clone, clap::Args)]
@@ -39,7 +40,7 @@ pub struct GoldenArgs {
 
 /// Writes the golden file; returns its path.
 pub fn run(args: &GoldenArgs) -> Result<PathBuf> {
-    let blob = fs::read(&args.model).with_context(|| format!("{}", args.model.display()))?;
+    let blob = crate::blob::read(&args.model)?;
     let text =
         fs::read_to_string(&args.prompts).with_context(|| format!("{}", args.prompts.display()))?;
     let prompts = parse_prompts(&text);
@@ -48,8 +49,7 @@ pub fn run(args: &GoldenArgs) -> Result<PathBuf> {
         "{}: no prompts",
         args.prompts.display()
     );
-    let cases =
-        classify(&blob, &prompts).map_err(|e| anyhow!("{}: {e:?}", args.model.display()))?;
+    let cases = classify(&blob, &prompts).map_err(|e| crate::blob::model_error(&args.model, e))?;
     let steps = match &args.adapt {
         Some(path) => {
             let text = fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
@@ -57,7 +57,7 @@ pub fn run(args: &GoldenArgs) -> Result<PathBuf> {
                 parse_adapt(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
             ensure!(!enrol.is_empty(), "{}: nothing to enrol", path.display());
             adapt(&blob, &enrol, args.epochs, args.seed, &eval)
-                .map_err(|e| anyhow!("{}: {e:?}", path.display()))?
+                .map_err(|e| anyhow!("{}: {e}", path.display()))?
         }
         None => Vec::new(),
     };
@@ -66,18 +66,25 @@ pub fn run(args: &GoldenArgs) -> Result<PathBuf> {
         .map(ClassifyCase::vector)
         .chain(steps.iter().map(AdaptStep::vector))
         .collect();
+    if let Some((prompt, what)) = vectors.iter().find_map(non_finite) {
+        bail!(
+            "{}: the model computes a non-finite {what} for {prompt:?}; refusing to write \
+             golden vectors that hold NaN or infinity",
+            args.model.display()
+        );
+    }
     let bytes = hone_golden::write(hone_golden::model_crc(&blob), &vectors)?;
     fs::create_dir_all(&args.out).with_context(|| format!("{}", args.out.display()))?;
     let path = args.out.join("golden.bin");
     fs::write(&path, &bytes).with_context(|| format!("{}", path.display()))?;
-    println!(
+    outln!(
         "{}: {} vectors, {} bytes (model CRC-32 {:08x})",
         path.display(),
         vectors.len(),
         bytes.len(),
         hone_golden::model_crc(&blob)
     );
-    println!(
+    outln!(
         "firmware: cd firmware && HONE_FW_MODEL={} HONE_FW_GOLDEN={} cargo run --release",
         args.model.display(),
         path.display()
@@ -85,10 +92,31 @@ pub fn run(args: &GoldenArgs) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The prompt and the field of `v` that holds a NaN or an infinity, if any.
+fn non_finite<'v>(v: &Vector<'v>) -> Option<(&'v str, &'static str)> {
+    let bad = |bytes: &[u8]| {
+        bytes
+            .chunks_exact(4)
+            .any(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite())
+    };
+    match *v {
+        Vector::Classify {
+            prompt, features, ..
+        } if bad(features) => Some((prompt, "feature")),
+        Vector::Classify {
+            prompt, log_probs, ..
+        }
+        | Vector::Evaluate {
+            prompt, log_probs, ..
+        } if bad(log_probs) => Some((prompt, "log-probability")),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hone_golden::{Golden, Vector};
+    use hone_golden::Golden;
 
     fn temp_dir(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("hone-golden-{name}-{}", std::process::id()));
@@ -153,6 +181,34 @@ mod tests {
         assert!(matches!(want.last(), Some(Vector::Evaluate { .. })));
         assert_eq!(got, want);
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn non_finite_vectors_are_found() {
+        let one = 1f32.to_le_bytes();
+        let nan = f32::NAN.to_le_bytes();
+        let inf = f32::NEG_INFINITY.to_le_bytes();
+        let v = |features: &'static [u8], log_probs: &'static [u8]| Vector::Classify {
+            prompt: "p",
+            tokens: &[],
+            features,
+            log_probs,
+            label: 0,
+        };
+        let ok = [one, one].concat().leak();
+        let with_nan = [one, nan].concat().leak();
+        let with_inf = [inf, one].concat().leak();
+        assert_eq!(non_finite(&v(ok, ok)), None);
+        assert_eq!(non_finite(&v(with_nan, ok)), Some(("p", "feature")));
+        assert_eq!(non_finite(&v(ok, with_inf)), Some(("p", "log-probability")));
+        let e = Vector::Evaluate {
+            prompt: "q",
+            truth: "t",
+            before: 0,
+            after: 0,
+            log_probs: with_nan,
+        };
+        assert_eq!(non_finite(&e), Some(("q", "log-probability")));
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! `hone inspect`: what a blob costs — layers, flash, scratch RAM, MACs.
 
-use hone_build::HostSteps;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use hone::format::TensorRec;
 use hone::ops::Op;
 use hone::Model;
+use hone_build::HostSteps;
 use serde::Serialize;
 
 /// Describe a `.hone` blob: layer table, flash and RAM, MACs per inference.
@@ -21,9 +21,10 @@ the given sequence length (default: the model's max_len).")]
 pub struct InspectArgs {
     /// The blob.
     pub model: PathBuf,
-    /// Sequence length (tokens, with `[CLS]`/`[SEP]`) for the MAC count.
-    #[arg(long)]
-    pub seq_len: Option<usize>,
+    /// Sequence length (tokens, with `[CLS]`/`[SEP]`) for the MAC count: 1 to the model's
+    /// max_len.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub seq_len: Option<u16>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -250,11 +251,20 @@ pub fn layer(m: &Model<'_>, index: usize, op: &Op<'_>, seq: usize) -> Layer {
     }
 }
 
-/// Builds the report for `blob` at sequence length `seq` (default: max_len).
-pub fn report(blob: &[u8], seq: Option<usize>) -> Result<Report> {
+/// Builds the report for `blob` (read from `path`) at sequence length `seq` (default and
+/// most: max_len).
+pub fn report(path: &Path, blob: &[u8], seq: Option<u16>) -> Result<Report> {
     let mut steps = HostSteps::new();
-    let m = Model::load(blob, &mut steps).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
-    let seq = seq.unwrap_or(m.max_len()).min(m.max_len());
+    let m = crate::blob::load(path, blob, &mut steps)?;
+    let seq = match seq.map(usize::from) {
+        None => m.max_len(),
+        Some(s) if (1..=m.max_len()).contains(&s) => s,
+        Some(s) => bail!(
+            "--seq-len {s} is outside 1..={} (the max_len of {})",
+            m.max_len(),
+            path.display()
+        ),
+    };
     let layers: Vec<Layer> = m
         .ops()
         .enumerate()
@@ -285,28 +295,44 @@ pub fn report(blob: &[u8], seq: Option<usize>) -> Result<Report> {
 
 /// Runs `hone inspect`.
 pub fn run(a: &InspectArgs) -> Result<()> {
-    let blob =
-        std::fs::read(&a.model).with_context(|| format!("cannot read {}", a.model.display()))?;
-    let r = report(&blob, a.seq_len).with_context(|| a.model.display().to_string())?;
+    let blob = crate::blob::read(&a.model)?;
+    let r = report(&a.model, &blob, a.seq_len)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        outln!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
     }
-    println!(
+    outln!(
         "{} (format v{}): {} classes, {} features, vocab {}, max_len {}",
-        r.name, r.format_version, r.classes, r.features, r.vocab, r.max_len
+        r.name,
+        r.format_version,
+        r.classes,
+        r.features,
+        r.vocab,
+        r.max_len
     );
-    println!(
+    outln!(
         "{:>3}  {:<20} {:<26} {:<10} {:>10} {:>10} {:>12}",
-        "#", "op", "input", "output", "params", "bytes", "MACs"
+        "#",
+        "op",
+        "input",
+        "output",
+        "params",
+        "bytes",
+        "MACs"
     );
     for l in &r.layers {
-        println!(
+        outln!(
             "{:>3}  {:<20} {:<26} {:<10} {:>10} {:>10} {:>12}",
-            l.index, l.op, l.input, l.output, l.params, l.bytes, l.macs
+            l.index,
+            l.op,
+            l.input,
+            l.output,
+            l.params,
+            l.bytes,
+            l.macs
         );
     }
-    println!(
+    outln!(
         "flash {} bytes (weights {}, vocabulary {}), scratch RAM {} bytes (arena {}), \
          {} params, {} MACs at {} tokens",
         r.flash_bytes,
@@ -319,7 +345,7 @@ pub fn run(a: &InspectArgs) -> Result<()> {
         r.seq_len
     );
     if let (Some(b), Some(f)) = (r.adapt_ram_bytes, r.adapt_feature_capacity) {
-        println!(
+        outln!(
             "adaptation RAM {b} bytes (16 new classes x 10 examples, Adam, feature capacity {f})"
         );
     }
@@ -333,7 +359,7 @@ mod tests {
     #[test]
     fn the_json_report_states_the_adaptation_ram() {
         let blob = hone_build::testutil::tiny_transformer().unwrap();
-        let r = report(&blob, None).unwrap();
+        let r = report(Path::new("tiny.hone"), &blob, None).unwrap();
         assert_eq!(r.features, 16);
         assert_eq!(r.adapt_feature_capacity, Some(16));
         let want = hone::adapt::ram_bytes::<16, 16, 160, 2>() as u64;

@@ -12,7 +12,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[macro_use]
+mod out;
+
+mod args;
 mod bench;
+mod blob;
 mod demo;
 mod eval;
 mod export;

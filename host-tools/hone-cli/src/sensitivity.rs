@@ -80,14 +80,19 @@ pub fn analyse(
 
 /// Prints the table.
 pub fn print(rows: &[(String, f64)], ranges: &Ranges, percentile: f64) {
-    println!(
+    outln!(
         "{:<20} {:>10} {:>12} {:>12} {:>12} {:>12}",
-        "tensor", "cosine", "min", "max", "clip lo", "clip hi"
+        "tensor",
+        "cosine",
+        "min",
+        "max",
+        "clip lo",
+        "clip hi"
     );
     for (n, c) in rows {
         let (mn, mx) = ranges.min_max(n).unwrap_or((f32::NAN, f32::NAN));
         let (lo, hi) = ranges.range(n, percentile).unwrap_or((f32::NAN, f32::NAN));
-        println!("{n:<20} {c:>10.5} {mn:>12.4} {mx:>12.4} {lo:>12.4} {hi:>12.4}");
+        outln!("{n:<20} {c:>10.5} {mn:>12.4} {mx:>12.4} {lo:>12.4} {hi:>12.4}");
     }
 }
 

@@ -1,13 +1,13 @@
 //! `hone verify`: the quantised runtime against the float reference, prompt by prompt.
 
-use hone_build::HostSteps;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use hone::ops::{Op, PoolKind};
 use hone::Model;
 use hone::Runner;
+use hone_build::HostSteps;
 use hone_reference::math::{argmax, cosine};
 use hone_reference::model::NoProbe;
 use hone_reference::{Overrides, Pooling, Reference};
@@ -26,11 +26,12 @@ use crate::{progress, prompts};
 Exits with status 1 when the top-1 agreement is below --min-agreement or the mean feature
 cosine is below --min-cosine. The reference takes pooling, normalisation, max_len and labels
 from the blob.")]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["reference", "adapt"])))]
 pub struct VerifyArgs {
     /// The blob.
     pub model: PathBuf,
-    /// The float checkpoint the blob was exported from.
-    #[arg(long, required_unless_present = "adapt")]
+    /// The float checkpoint the blob was exported from (required, unless --adapt).
+    #[arg(long)]
     pub reference: Option<PathBuf>,
     /// Prompts: a text file (one per line, optionally `prompt<TAB>label`) or CLINC JSON.
     #[arg(long)]
@@ -41,14 +42,15 @@ pub struct VerifyArgs {
     /// Use only the first N prompts (0: all).
     #[arg(long, default_value_t = 0)]
     pub limit: usize,
-    /// Fail below this top-1 agreement.
-    #[arg(long, default_value_t = 0.99)]
+    /// Fail below this top-1 agreement (0 to 1).
+    #[arg(long, default_value_t = 0.99, value_parser = crate::args::fraction)]
     pub min_agreement: f64,
-    /// Fail below this mean feature cosine.
-    #[arg(long, default_value_t = 0.98)]
+    /// Fail below this mean feature cosine (-1 to 1).
+    #[arg(long, default_value_t = 0.98, value_parser = crate::args::cosine)]
     pub min_cosine: f64,
-    /// Worker threads.
-    #[arg(long, default_value_t = 1)]
+    /// Worker threads (at least 1).
+    #[arg(long, default_value_t = 1,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub jobs: usize,
     /// Print JSON.
     #[arg(long)]
@@ -181,15 +183,17 @@ pub fn overrides_of(m: &Model<'_>) -> Overrides {
     }
 }
 
-/// Compares `blob` with the reference at `dir` on `ps` using `jobs` threads.
+/// Compares `blob` (read from `path`) with the reference at `dir` on `ps` using `jobs`
+/// threads.
 pub fn summarize(
+    path: &Path,
     blob: &[u8],
     dir: &std::path::Path,
     ps: &[prompts::Prompt],
     jobs: usize,
 ) -> Result<Summary> {
     let mut steps = HostSteps::new();
-    let model = Model::load(blob, &mut steps).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
+    let model = crate::blob::load(path, blob, &mut steps)?;
     let r = Reference::load(dir, &overrides_of(&model))
         .with_context(|| format!("loading reference {}", dir.display()))?;
     let bar = progress::bar(ps.len() as u64, "verifying");
@@ -250,35 +254,37 @@ pub fn run(a: &VerifyArgs) -> Result<()> {
         return crate::verify_adapt::run(a);
     }
     let reference = a.reference.as_ref().context("--reference is required")?;
-    let blob =
-        std::fs::read(&a.model).with_context(|| format!("cannot read {}", a.model.display()))?;
+    let blob = crate::blob::read(&a.model)?;
     let mut ps = prompts::load(&a.data, &a.split)?;
     if a.limit > 0 {
         ps.truncate(a.limit);
     }
-    let mut s = summarize(&blob, reference, &ps, a.jobs)?;
+    let mut s = summarize(&a.model, &blob, reference, &ps, a.jobs)?;
     s.pass = s.agreement >= a.min_agreement && s.mean_cosine >= a.min_cosine;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        outln!("{}", serde_json::to_string_pretty(&s)?);
     } else {
-        println!("prompts            {}", s.prompts);
-        println!("top-1 agreement    {:.4}", s.agreement);
-        println!(
+        outln!("prompts            {}", s.prompts);
+        outln!("top-1 agreement    {:.4}", s.agreement);
+        outln!(
             "|logit diff|       max {:.4}, mean {:.4}",
-            s.max_abs_logit_diff, s.mean_abs_logit_diff
+            s.max_abs_logit_diff,
+            s.mean_abs_logit_diff
         );
-        println!(
+        outln!(
             "feature cosine     mean {:.5}, min {:.5} ({:?})",
-            s.mean_cosine, s.min_cosine, s.min_cosine_prompt
+            s.mean_cosine,
+            s.min_cosine,
+            s.min_cosine_prompt
         );
-        println!("token mismatches   {}", s.token_mismatches);
+        outln!("token mismatches   {}", s.token_mismatches);
         if let (Some(rt), Some(rf)) = (s.accuracy_runtime, s.accuracy_reference) {
-            println!(
+            outln!(
                 "accuracy           runtime {rt:.4}, reference {rf:.4} ({} labelled)",
                 s.labelled
             );
         }
-        println!("{}", if s.pass { "PASS" } else { "FAIL" });
+        outln!("{}", if s.pass { "PASS" } else { "FAIL" });
     }
     if !s.pass {
         bail!(

@@ -74,12 +74,9 @@ pub const SHOTS: usize = 5;
 /// text file, up to [`SHOTS`] labelled prompts per new label and one per known label) and
 /// compares the predictions on `--split` (JSON) or the remaining prompts (text).
 pub fn run(a: &crate::verify::VerifyArgs) -> Result<()> {
-    use anyhow::Context;
-    let blob =
-        std::fs::read(&a.model).with_context(|| format!("cannot read {}", a.model.display()))?;
+    let blob = crate::blob::read(&a.model)?;
     let mut steps = HostSteps::new();
-    let model =
-        Model::load(&blob, &mut steps).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
+    let model = crate::blob::load(&a.model, &blob, &mut steps)?;
     let is_json = a.data.extension().is_some_and(|e| e == "json");
     let pool = crate::prompts::load(&a.data, "train")?;
     let known = |l: &str| (0..model.num_classes()).any(|c| model.labels().get(c) == Some(l));
@@ -111,25 +108,30 @@ pub fn run(a: &crate::verify::VerifyArgs) -> Result<()> {
     }
     let s = check(&model, &train, &test, 100)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        outln!("{}", serde_json::to_string_pretty(&s)?);
     } else {
-        println!(
+        outln!(
             "examples           {} ({} new classes)",
-            s.examples, s.new_classes
+            s.examples,
+            s.new_classes
         );
-        println!(
+        outln!(
             "objective          {:.5} -> {:.5} over {} steps",
-            s.first_loss, s.last_loss, s.steps
+            s.first_loss,
+            s.last_loss,
+            s.steps
         );
-        println!(
+        outln!(
             "max rel. diff      {:.3e} (tolerance {:.0e})",
-            s.max_rel_loss_diff, s.tolerance
+            s.max_rel_loss_diff,
+            s.tolerance
         );
-        println!(
+        outln!(
             "same predictions   {}/{}",
-            s.same_predictions, s.test_prompts
+            s.same_predictions,
+            s.test_prompts
         );
-        println!("{}", if s.ok { "PASS" } else { "FAIL" });
+        outln!("{}", if s.ok { "PASS" } else { "FAIL" });
     }
     if !s.ok {
         bail!("runtime and reference fine-tuning disagree");

@@ -127,7 +127,7 @@ mod ram;
 mod store;
 mod train;
 
-pub use error::AdaptError;
+pub use error::{AdaptError, Setting};
 pub use head::{Calibration, Head, NewRows, LABEL_LEN};
 pub use optim::{Optimizer, Schedule};
 pub use ram::{ram_bytes, ram_bytes_for_dim, FEATURE_BUCKETS, RAM_EXAMPLES, RAM_NEW};

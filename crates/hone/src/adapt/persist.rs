@@ -13,8 +13,7 @@
 //! picks the valid one with the newer sequence (wrapping comparison).
 //!
 //! Why not `sequential-storage`: its map stores each item within one flash page, while this
-//! state (rows, names and up to hundreds of f16 feature vectors, ~50 KB for 16 classes ×
-//! 10 examples × 128 features) is one snapshot that must change atomically; two slots do
+//! state (rows, names and up to hundreds of f16 feature vectors) is one snapshot that must change atomically; two slots do
 //! that with no extra dependency and no RAM beyond a 128-byte staging buffer.
 //!
 //! # Payload
@@ -24,6 +23,12 @@
 //! name and bias, its row and its prior centre in chunks of 32 values, then per stored
 //! example its label and its f16 features in chunks, then `End`. Records are encoded and
 //! decoded one at a time, so saving and loading need no RAM proportional to the state.
+//!
+//! # Sizing the region
+//!
+//! [`max_state_bytes`] bounds the payload of given capacities and [`Journal::region_len`]
+//! turns it into a region length; [`Journal::save`] refuses a larger state with
+//! [`AdaptError::StateTooLarge`] before erasing anything.
 
 mod io;
 
@@ -68,6 +73,42 @@ enum Rec<'a> {
     End,
 }
 
+/// Most bytes of one record (length prefix and postcard body) of each kind: an enum tag of one
+/// byte, varints of at most 3 (u16) or 5 (u32) bytes, f32 as 4 bytes, arrays without a length.
+const META_MAX: usize = 2 + 1 + 3 + 5 + 3 + 3 + 3;
+const CLASS_MAX: usize = 2 + 1 + 2 + super::LABEL_LEN + 4 + 4;
+const ROW_MAX: usize = 2 + 1 + 4 * CHUNK;
+const EXAMPLE_MAX: usize = 2 + 1 + 3;
+const END_MAX: usize = 2 + 1;
+
+/// Most bytes of the u16 records (`Anchor` or `Feat`) of one `dim`-long vector: the padding
+/// past `dim` is zero, one byte each.
+const fn u16s_max(dim: u64) -> u64 {
+    let chunks = dim.div_ceil(CHUNK as u64);
+    chunks * (2 + 1) + 3 * dim + (chunks * CHUNK as u64 - dim)
+}
+
+/// An upper bound of the payload [`Journal::save`] writes for `new` enrolled classes and
+/// `examples` stored examples with `dim` features each (`None` past `u32`). A region of
+/// [`Journal::region_len`] of it holds any such state.
+pub const fn max_state_bytes(new: usize, dim: usize, examples: usize) -> Option<u32> {
+    if dim > u16::MAX as usize {
+        return None;
+    }
+    let dim = dim as u64;
+    let per_class =
+        (CLASS_MAX as u64) + dim.div_ceil(CHUNK as u64) * ROW_MAX as u64 + u16s_max(dim);
+    let per_example = EXAMPLE_MAX as u64 + u16s_max(dim);
+    let total = ((META_MAX + END_MAX) as u64)
+        .saturating_add((new as u64).saturating_mul(per_class))
+        .saturating_add((examples as u64).saturating_mul(per_example));
+    if total > u32::MAX as u64 {
+        None
+    } else {
+        Some(total as u32)
+    }
+}
+
 /// Which slot holds the latest valid state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Latest {
@@ -103,12 +144,28 @@ pub fn fingerprint<const NEW: usize, const F: usize>(head: &Head<'_, '_, NEW, F>
 }
 
 impl<Fl: NorFlash> Journal<Fl> {
+    /// Bytes of a slot header: 16, rounded up to the write size.
+    fn header_len() -> u32 {
+        let ws = Fl::WRITE_SIZE.max(1);
+        (HEADER.div_ceil(ws) * ws) as u32
+    }
+
+    /// The smallest region length whose slots each hold a payload of `state_bytes` (e.g.
+    /// [`max_state_bytes`]); `None` past `u32`.
+    pub fn region_len(state_bytes: u32) -> Option<u32> {
+        let es = (Fl::ERASE_SIZE as u32).max(1);
+        let slot = Self::header_len()
+            .checked_add(state_bytes)?
+            .checked_next_multiple_of(es)?;
+        slot.checked_mul(2)
+    }
+
     /// Uses `[base, base + len)` of `flash` (erase-aligned) and finds the latest complete
     /// state in it, if any. Fails with [`AdaptError::Storage`] when the region is misaligned,
     /// outside the device, or too small for two slots.
     pub fn open(mut flash: Fl, base: u32, len: u32) -> Result<Self, AdaptError> {
         let (es, ws, rs) = (Fl::ERASE_SIZE as u32, Fl::WRITE_SIZE, Fl::READ_SIZE);
-        let header = HEADER.div_ceil(ws.max(1)) * ws.max(1);
+        let header = Self::header_len() as usize;
         let slot_size = (len / 2) / es.max(1) * es.max(1);
         let aligned = es > 0
             && base.is_multiple_of(es)
@@ -189,7 +246,10 @@ impl<Fl: NorFlash> Journal<Fl> {
         emit(&mut dry, head, store)?;
         let len = dry.written;
         if len > self.capacity() {
-            return Err(AdaptError::Storage);
+            return Err(AdaptError::StateTooLarge {
+                bytes: len,
+                slot: self.capacity(),
+            });
         }
         let seq = self.latest.map_or(1, |l| l.seq.wrapping_add(1));
         let slot = self.latest.map_or(0, |l| 1 - l.slot);

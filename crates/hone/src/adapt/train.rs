@@ -2,7 +2,7 @@
 
 mod fit;
 
-use super::{AdaptError, Head, Optimizer, Schedule, Store};
+use super::{AdaptError, Head, Optimizer, Schedule, Setting, Store};
 use crate::quant::{exp_f32, ln_f32};
 
 /// Largest mini-batch.
@@ -109,7 +109,8 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    fn valid(&self, slots: usize) -> bool {
+    /// The first setting out of range for a workspace of `slots` optimiser slots.
+    fn check(&self, slots: usize) -> Result<(), Setting> {
         let pos = |x: f32| x.is_finite() && x > 0.0;
         let nonneg = |x: f32| x.is_finite() && x >= 0.0;
         let folds_ok = match self.validation {
@@ -117,16 +118,28 @@ impl TrainConfig {
             Validation::Holdout { every } => every >= 2,
             Validation::KFold { folds } => folds >= 2,
         };
-        self.optimizer.valid()
-            && self.optimizer.slots() <= slots
-            && pos(self.lr)
-            && usize::from(self.epochs) <= MAX_EPOCHS
-            && (1..=MAX_BATCH).contains(&usize::from(self.batch))
-            && nonneg(self.l2)
-            && nonneg(self.clip_norm)
-            && nonneg(self.max_norm)
-            && (0.0..1.0).contains(&self.label_smoothing)
-            && folds_ok
+        let checks = [
+            (self.optimizer.valid(), Setting::Optimizer),
+            (self.optimizer.slots() <= slots, Setting::OptimizerSlots),
+            (pos(self.lr), Setting::LearningRate),
+            (usize::from(self.epochs) <= MAX_EPOCHS, Setting::Epochs),
+            (
+                (1..=MAX_BATCH).contains(&usize::from(self.batch)),
+                Setting::Batch,
+            ),
+            (nonneg(self.l2), Setting::L2),
+            (nonneg(self.clip_norm), Setting::ClipNorm),
+            (nonneg(self.max_norm), Setting::MaxNorm),
+            (
+                (0.0..1.0).contains(&self.label_smoothing),
+                Setting::LabelSmoothing,
+            ),
+            (folds_ok, Setting::Validation),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some(&(_, s)) => Err(s),
+            None => Ok(()),
+        }
     }
 }
 
@@ -297,9 +310,7 @@ impl<'t, 'm, 'a, const NEW: usize, const F: usize, const N: usize, const S: usiz
         ws: &'t mut Workspace<NEW, F, N, S>,
         cfg: TrainConfig,
     ) -> Result<Self, AdaptError> {
-        if !cfg.valid(S) {
-            return Err(AdaptError::BadConfig);
-        }
+        cfg.check(S).map_err(AdaptError::BadConfig)?;
         let classes = head.num_classes();
         if store.iter().any(|e| usize::from(e.label) >= classes) {
             return Err(AdaptError::UnknownLabel);

@@ -1,11 +1,13 @@
 //! The enrolment scenario through the on-device code path (`hone::adapt`): the model's head
 //! knows the pre-training intents; the held-out domain's intents are enrolled from `K`
 //! prompts each (imprinting, then NLL fine-tuning of the new rows with the old rows frozen),
-//! and test accuracy is measured on the new, old and all intents.
+//! and test accuracy is measured on the new, old and all intents. Prompts are collected as
+//! the device collects them ([`Store::collect`]), with the same checks.
 
 use anyhow::{bail, Context, Result};
 use hone::adapt::{Calibration, Head, Store, TrainConfig, Trainer, Workspace};
 use hone::Model;
+use hone::Runner;
 
 /// Most intents one enrolment adds (the device build's capacity).
 pub const NEW: usize = 16;
@@ -71,10 +73,10 @@ impl EnrolSummary {
     }
 }
 
-/// Examples for the scenario: features with the data set's intent index.
+/// Examples for the scenario: enrolment prompts, and test features with intent names.
 pub struct Scenario<'s> {
-    /// Enrolment examples per new intent: (intent name, features of its K prompts).
-    pub enrol: Vec<(String, Vec<&'s [f32]>)>,
+    /// Enrolment examples per new intent: (intent name, its K prompts).
+    pub enrol: Vec<(String, Vec<&'s str>)>,
     /// Test features with intent names.
     pub test: Vec<(&'s [f32], &'s str)>,
 }
@@ -113,18 +115,23 @@ pub fn run<const F: usize>(
         }
     }
     let old_before = (n > 0).then(|| hit as f64 / n as f64);
+    let mut scratch = vec![0u32; model.scratch_words()];
+    let mut runner = Runner::new(model, &mut scratch).context("runner")?;
     let mut store: Box<Store<STORE, F>> = Box::default();
-    for (name, feats) in &s.enrol {
+    for (name, prompts) in &s.enrol {
         if is_old(name) {
             bail!("intent `{name}` is already in the model's head: it was not held out");
+        }
+        if prompts.is_empty() {
+            bail!("intent `{name}` has no training prompt to enrol");
         }
         let id = head
             .enrol(name)
             .with_context(|| format!("enrolling `{name}`"))?;
-        for f in feats.iter().take(k) {
+        for p in prompts.iter().take(k) {
             store
-                .add(id as u16, f)
-                .with_context(|| format!("storing an example of `{name}`"))?;
+                .collect(&mut runner, &head, p, id)
+                .with_context(|| format!("storing {p:?} as an example of `{name}`"))?;
         }
     }
     for c in head.old_classes()..head.num_classes() {

@@ -10,8 +10,8 @@ mod heads;
 use hone_build::HostSteps;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
-use hone::adapt::{ram_bytes, Calibration, TrainConfig, Validation};
+use anyhow::{bail, Result};
+use hone::adapt::{ram_bytes, Calibration, TrainConfig, Validation, MAX_BATCH, MAX_EPOCHS};
 use hone::Model;
 use hone::Runner;
 use serde_json::json;
@@ -19,6 +19,8 @@ use serde_json::json;
 pub use data::Dataset;
 use enrol::{EnrolResult, EnrolSummary, Scenario, NEW, SLOTS, STORE};
 use heads::{accuracy, oos_rejection, train_lr, LrConfig};
+
+use crate::args::{non_negative, positive, unit_open, Parsed};
 
 /// Arguments of `hone eval`.
 #[derive(Debug, clap::Args)]
@@ -32,41 +34,43 @@ pub struct EvalArgs {
     /// Domain whose intents are enrolled on the device (must be absent from the model's head).
     #[arg(long, default_value = "home")]
     pub enrol_domain: String,
-    /// Seeds averaged for the 5-shot head and the enrolment (selections of the K prompts).
-    #[arg(long, default_value_t = 3)]
+    /// Seeds averaged for the 5-shot head and the enrolment (selections of the K prompts;
+    /// at least 1).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     pub seeds: u64,
     /// Scale of imprinted rows: `old-norm` (the old rows' mean norm) or a logit margin in
-    /// nats over the best old class (e.g. `1.0`); the device default is `old-norm`.
-    #[arg(long, default_value = "old-norm")]
-    pub imprint: String,
-    /// λ of the enrolment prior (default: the device default).
-    #[arg(long)]
+    /// nats over the best old class (finite, ≥ 0, e.g. `1.0`); the device default is
+    /// `old-norm`.
+    #[arg(long, default_value = "old-norm", value_parser = parse_imprint)]
+    pub imprint: Parsed<Calibration>,
+    /// λ of the enrolment prior, ≥ 0 (default: the device default).
+    #[arg(long, value_parser = non_negative)]
     pub enrol_l2: Option<f32>,
-    /// Enrolment epochs (default: the device default).
-    #[arg(long)]
+    /// Enrolment epochs, at most 128 (default: the device default).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(0..=MAX_EPOCHS as i64))]
     pub enrol_epochs: Option<u16>,
-    /// Enrolment learning rate (default: the device default).
-    #[arg(long)]
+    /// Enrolment learning rate, > 0 (default: the device default).
+    #[arg(long, value_parser = positive)]
     pub enrol_lr: Option<f32>,
-    /// Enrolment mini-batch size (default: the device default).
-    #[arg(long)]
+    /// Enrolment mini-batch size, 1 to 32 (default: the device default).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_BATCH as i64))]
     pub enrol_batch: Option<u16>,
-    /// Enrolment gradient clipping norm, 0 for none (default: the device default).
-    #[arg(long)]
+    /// Enrolment gradient clipping norm, ≥ 0, 0 for none (default: the device default).
+    #[arg(long, value_parser = non_negative)]
     pub enrol_clip: Option<f32>,
-    /// Enrolment label smoothing (default: the device default).
-    #[arg(long)]
+    /// Enrolment label smoothing, in [0, 1) (default: the device default).
+    #[arg(long, value_parser = unit_open)]
     pub enrol_smoothing: Option<f32>,
-    /// Cap on new rows' norms relative to the old rows' mean norm (default: the device
+    /// Cap on new rows' norms relative to the old rows' mean norm, ≥ 0 (default: the device
     /// default).
-    #[arg(long)]
+    #[arg(long, value_parser = non_negative)]
     pub enrol_max_norm: Option<f32>,
-    /// Enrolment validation: `none`, `holdout:N` (every N-th prompt of a class) or `kfold:N`
-    /// (default: the device default).
-    #[arg(long)]
-    pub enrol_validation: Option<String>,
+    /// Enrolment validation: `none`, `holdout:N` (every N-th prompt of a class) or `kfold:N`,
+    /// N ≥ 2 (default: the device default).
+    #[arg(long, value_parser = parse_validation)]
+    pub enrol_validation: Option<Parsed<Validation>>,
     /// Split the enrolment is measured on (`val` to choose settings, `test` to report).
-    #[arg(long, default_value = "test")]
+    #[arg(long, default_value = "test", value_parser = ["val", "test"])]
     pub enrol_split: String,
     /// Only the enrolment scenario (skip the full-data, k-shot and out-of-scope heads).
     #[arg(long)]
@@ -109,15 +113,9 @@ fn enrol_for_dim(
     cfg.label_smoothing = args.enrol_smoothing.unwrap_or(cfg.label_smoothing);
     cfg.max_norm = args.enrol_max_norm.unwrap_or(cfg.max_norm);
     if let Some(v) = &args.enrol_validation {
-        cfg.validation = parse_validation(v)?;
+        cfg.validation = v.value;
     }
-    let cal = match args.imprint.as_str() {
-        "old-norm" => Calibration::OldNorm,
-        m => Calibration::Margin(
-            m.parse()
-                .context("--imprint takes `old-norm` or a margin in nats")?,
-        ),
-    };
+    let cal = args.imprint.value;
     let d = model.feature_dim();
     Ok(match d {
         0..=64 => (
@@ -139,28 +137,79 @@ fn enrol_for_dim(
     })
 }
 
-/// Parses `none`, `holdout:N` or `kfold:N`.
-fn parse_validation(v: &str) -> Result<Validation> {
-    let num = |n: &str| -> Result<u8> {
+/// Parses `none`, `holdout:N` or `kfold:N` (N from 2 to 255).
+fn parse_validation(v: &str) -> Result<Parsed<Validation>, String> {
+    let num = |n: &str| -> Result<u8, String> {
         n.parse()
-            .with_context(|| format!("`{n}` in --enrol-validation is not a number"))
+            .ok()
+            .filter(|&n| n >= 2)
+            .ok_or_else(|| format!("`{n}` is not a number from 2 to 255"))
     };
-    Ok(match v.split_once(':') {
+    let value = match v.split_once(':') {
         None if v == "none" => Validation::None,
         Some(("holdout", n)) => Validation::Holdout { every: num(n)? },
         Some(("kfold", n)) => Validation::KFold { folds: num(n)? },
-        _ => anyhow::bail!("--enrol-validation takes `none`, `holdout:N` or `kfold:N`, not `{v}`"),
+        _ => return Err("takes `none`, `holdout:N` or `kfold:N`".into()),
+    };
+    Ok(Parsed {
+        text: v.into(),
+        value,
     })
+}
+
+/// Parses `old-norm` or a finite margin ≥ 0 in nats.
+fn parse_imprint(v: &str) -> Result<Parsed<Calibration>, String> {
+    let value = match v {
+        "old-norm" => Calibration::OldNorm,
+        m => Calibration::Margin(
+            non_negative(m).map_err(|e| format!("takes `old-norm` or a margin in nats: {e}"))?,
+        ),
+    };
+    Ok(Parsed {
+        text: v.into(),
+        value,
+    })
+}
+
+/// Refuses a run that would measure nothing: an empty split it scores on, or only the
+/// enrolment of a domain the data set lacks.
+fn check_something_to_evaluate(args: &EvalArgs, ds: &Dataset) -> Result<()> {
+    let data = args.data.display();
+    let enrols = ds.domains.contains_key(&args.enrol_domain);
+    if args.only_enrol && !enrols {
+        let known: Vec<&str> = ds.domains.keys().map(String::as_str).collect();
+        bail!(
+            "nothing to evaluate: --only-enrol, and {data}/domains.json has no domain `{}` \
+             (it has: {})",
+            args.enrol_domain,
+            known.join(", ")
+        );
+    }
+    let mut needed = vec![("train", ds.train.len())];
+    if !args.only_enrol {
+        needed.extend([("val", ds.val.len()), ("test", ds.test.len())]);
+    }
+    if enrols {
+        let split = if args.enrol_split == "val" {
+            &ds.val
+        } else {
+            &ds.test
+        };
+        needed.push((args.enrol_split.as_str(), split.len()));
+    }
+    if let Some((name, _)) = needed.iter().find(|(_, n)| *n == 0) {
+        bail!("nothing to evaluate on: the `{name}` split of {data}/data_full.json is empty");
+    }
+    Ok(())
 }
 
 /// Runs `hone eval`.
 pub fn run(args: &EvalArgs) -> Result<()> {
-    let blob = std::fs::read(&args.model)
-        .with_context(|| format!("cannot read {}", args.model.display()))?;
+    let blob = crate::blob::read(&args.model)?;
     let mut steps = HostSteps::new();
-    let model = Model::load(&blob, &mut steps)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
+    let model = crate::blob::load(&args.model, &blob, &mut steps)?;
     let ds = Dataset::load(&args.data)?;
+    check_something_to_evaluate(args, &ds)?;
     let classes = ds.intents.len();
     let train = features(&model, &ds.train.prompts, "train features");
     let val = features(&model, &ds.val.prompts, "val features");
@@ -171,7 +220,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         let full_acc = accuracy(&full, &test, &ds.test.labels);
         let full_val = accuracy(&full, &val, &ds.val.labels);
         let mut five = Vec::new();
-        for seed in 0..args.seeds.max(1) {
+        for seed in 0..args.seeds {
             let shot = ds.k_shot(5, seed);
             let f: Vec<Vec<f32>> = shot.iter().map(|&i| train[i].clone()).collect();
             let y: Vec<usize> = shot.iter().map(|&i| ds.train.labels[i]).collect();
@@ -192,27 +241,26 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         (full_acc, full_val, five_acc, five, oos)
     });
     let (eval_feats, eval_labels) = match args.enrol_split.as_str() {
-        "test" => (&test, &ds.test.labels),
         "val" => (&val, &ds.val.labels),
-        other => anyhow::bail!("--enrol-split takes `val` or `test`, not `{other}`"),
+        _ => (&test, &ds.test.labels),
     };
     let mut enrol = Vec::new();
     let mut adapt_ram = 0;
     if let Some(domain) = ds.domains.get(&args.enrol_domain) {
         for k in [5usize, 10] {
             let mut runs = Vec::new();
-            for seed in 0..args.seeds.max(1) {
+            for seed in 0..args.seeds {
                 let shot = ds.k_shot(k, seed);
                 let scenario = Scenario {
                     enrol: domain
                         .iter()
                         .map(|&i| {
-                            let feats = shot
+                            let prompts = shot
                                 .iter()
                                 .filter(|&&j| ds.train.labels[j] == i)
-                                .map(|&j| train[j].as_slice())
+                                .map(|&j| ds.train.prompts[j].as_str())
                                 .collect();
-                            (ds.intents[i].clone(), feats)
+                            (ds.intents[i].clone(), prompts)
                         })
                         .collect(),
                     test: eval_feats
@@ -248,23 +296,23 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         "enrol": enrol.iter().map(|r| (format!("k{}", r.k), json!(r))).collect::<serde_json::Map<_, _>>(),
         "oos_recall": oos.map(|o| o.recall),
         "oos": oos,
-        "enrol_settings": {"imprint": args.imprint, "l2": args.enrol_l2, "epochs": args.enrol_epochs,
+        "enrol_settings": {"imprint": args.imprint.text, "l2": args.enrol_l2, "epochs": args.enrol_epochs,
                            "lr": args.enrol_lr, "batch": args.enrol_batch, "clip": args.enrol_clip,
-                           "validation": args.enrol_validation, "split": args.enrol_split,
-                           "seeds": args.seeds.max(1)},
+                           "validation": args.enrol_validation.as_ref().map(|v| &v.text),
+                           "split": args.enrol_split, "seeds": args.seeds},
     });
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
-    println!(
+    outln!(
         "model {} ({} bytes flash, {} bytes scratch + {} bytes adaptation RAM)",
         model.name(),
         blob.len(),
         scratch,
         adapt_ram
     );
-    println!(
+    outln!(
         "data  {} ({} intents, {} train / {} test prompts)",
         args.data.display(),
         classes,
@@ -272,15 +320,15 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         ds.test.len()
     );
     if let (Some(full_acc), Some(full_val), Some(five_acc)) = (full_acc, full_val, five_acc) {
-        println!("full-data head accuracy      {full_acc:.4} (val {full_val:.4})");
-        println!(
+        outln!("full-data head accuracy      {full_acc:.4} (val {full_val:.4})");
+        outln!(
             "5-shot head accuracy         {five_acc:.4} (mean of {} selections)",
             five.len()
         );
     }
     let opt = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{x:.4}"));
     for r in &enrol {
-        println!(
+        outln!(
             "enrol `{}` K={:<2} ({})  new {:.4}  old {} (before {})  all {:.4}{}",
             args.enrol_domain,
             r.k,
@@ -296,17 +344,17 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         );
     }
     if enrol.is_empty() {
-        println!(
+        outln!(
             "enrolment: no domain `{}` in this data set (omitted)",
             args.enrol_domain
         );
     }
     match oos {
-        Some(o) => println!(
+        Some(o) => outln!(
             "out-of-scope recall {:.4} at p < {:.3} (in-scope acc {:.4} vs {:.4} without rejection)",
             o.recall, o.threshold, o.in_scope_acc, o.in_scope_acc_no_reject
         ),
-        None => println!("out-of-scope: no oos_* prompts (omitted)"),
+        None => outln!("out-of-scope: no oos_* prompts (omitted)"),
     }
     Ok(())
 }
