@@ -4,9 +4,9 @@
 //!
 //! Logs: `cargo test -p hone-tests --test kernels -- --nocapture`.
 
-use std::{env, path::PathBuf, process::Command, sync::OnceLock};
+use std::{path::PathBuf, sync::OnceLock};
 
-use hone_tests::qemu::{self, Board, Run};
+use hone_tests::qemu::{self, Board, Build, Run};
 
 /// Firmware package holding both binaries.
 const PACKAGE: &str = "hone-fw-bench";
@@ -16,21 +16,9 @@ const PACKAGE: &str = "hone-fw-bench";
 fn bench_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = qemu::firmware_dir();
-        let target = Board::Mps2An386.target();
-        let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .current_dir(&dir)
-            .args(["build", "--release", "-p", PACKAGE, "--target", target])
-            .env("DEFMT_LOG", "info")
-            .output()
-            .expect("run cargo");
-        assert!(
-            out.status.success(),
-            "building {PACKAGE} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        dir.join("target").join(target).join("release")
+        Build::new(PACKAGE, Board::Mps2An386.target())
+            .run()
+            .unwrap_or_else(|e| panic!("{e}"))
     })
     .clone()
 }

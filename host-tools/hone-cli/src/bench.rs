@@ -9,16 +9,15 @@
 use std::{
     collections::BTreeMap,
     env,
-    io::Write,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
 };
 
 use anyhow::{bail, Context, Result};
+use hone_qemu::{parse_metrics, Build, Embed, Machine, ICOUNT_SHIFT};
 use serde_json::{json, Value};
 
-/// `-icount shift` of the run (must match `hone_fw::measure::ICOUNT_SHIFT`).
-const ICOUNT_SHIFT: u32 = 10;
+/// Seconds the benchmark firmware may run before `timeout` kills QEMU.
+const TIMEOUT_S: u32 = 600;
 /// Firmware package and binary.
 const PACKAGE: &str = "hone-fw-bench";
 const BIN: &str = "kernel-bench";
@@ -144,78 +143,26 @@ fn stand_in() -> Result<PathBuf> {
 
 /// Builds the benchmark firmware with `model` embedded; returns the ELF.
 fn build(firmware: &Path, model: Option<&Path>) -> Result<PathBuf> {
-    let model = match model {
-        Some(p) => p
-            .canonicalize()
-            .with_context(|| format!("model {}", p.display()))?
-            .into_os_string(),
-        None => "".into(),
-    };
     eprintln!(
         "hone bench: building {PACKAGE} ({TARGET}) in {}",
         firmware.display()
     );
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(firmware)
-        .args(["build", "--release", "-p", PACKAGE, "--target", TARGET])
-        .env("HONE_FW_MODEL", model)
-        .env("DEFMT_LOG", "info")
-        .stdout(Stdio::null())
-        .status()
-        .context("running cargo")?;
-    if !status.success() {
-        bail!("building the benchmark firmware failed");
-    }
-    Ok(firmware
-        .join("target")
-        .join(TARGET)
-        .join("release")
-        .join(BIN))
+    let mut b = Build::new(PACKAGE, TARGET);
+    b.firmware = firmware.to_path_buf();
+    b.embed = Embed {
+        golden: None,
+        model,
+    };
+    b.show_progress = true;
+    Ok(b.run()?.join(BIN))
 }
 
-/// Runs `elf` on QEMU mps2-an386 (inside `timeout`) and decodes its defmt log.
+/// Runs `elf` on QEMU mps2-an386 and decodes its defmt log: QEMU's exit status and the log.
 fn run_qemu(elf: &Path) -> Result<(Option<i32>, String)> {
     eprintln!("hone bench: running {} on QEMU mps2-an386", elf.display());
-    let qemu = Command::new("timeout")
-        .arg("600")
-        .arg("qemu-system-arm")
-        .args(["-machine", "mps2-an386", "-cpu", "cortex-m4"])
-        .args(["-display", "none", "-serial", "null", "-monitor", "none"])
-        .args(["-icount", &format!("shift={ICOUNT_SHIFT}")])
-        .args(["-semihosting-config", "enable=on,target=native"])
-        .arg("-kernel")
-        .arg(elf)
-        .stdin(Stdio::null())
-        .output()
-        .context("running qemu-system-arm (apt-get install qemu-system-arm)")?;
-    let mut decoder = Command::new("defmt-print")
-        .arg("-e")
-        .arg(elf)
-        .args(["--log-format", "{L} {s}"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("running defmt-print (cargo install defmt-print)")?;
-    let mut stdin = decoder.stdin.take().context("defmt-print stdin")?;
-    let frames = qemu.stdout;
-    let feeder = std::thread::spawn(move || stdin.write_all(&frames));
-    let out = decoder.wait_with_output()?;
-    feeder
-        .join()
-        .map_err(|_| anyhow::anyhow!("defmt-print feeder panicked"))??;
-    Ok((
-        qemu.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    ))
-}
-
-/// `metric <name>=<value>` lines of the firmware log.
-fn parse_metrics(log: &str) -> BTreeMap<String, u64> {
-    log.lines()
-        .filter_map(|l| l.split_once("metric ")?.1.split_once('='))
-        .filter_map(|(k, v)| Some((k.trim().to_owned(), v.trim().parse().ok()?)))
-        .collect()
+    let run = hone_qemu::run_elf(Machine::Mps2An386, elf, &[], TIMEOUT_S)?;
+    eprint!("{}", run.stderr);
+    Ok((run.status, run.log))
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
