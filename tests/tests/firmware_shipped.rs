@@ -167,7 +167,7 @@ fn m4_runs_the_shipped_model_bit_exact() {
     // (The host's figure is a little larger: its `usize` length fields take 8 bytes.)
     let (device, host) = (
         r.metric("adapt_ram_bytes").unwrap(),
-        hone_golden::adapt::ram_bytes::<64>() as u64,
+        hone::adapt::session_ram_bytes::<64>() as u64,
     );
     assert!(
         device <= host && device + 256 >= host,

@@ -3,9 +3,13 @@
 use alloc::{string::String, vec, vec::Vec};
 use hone_build::HostSteps;
 
+use hone::adapt::{
+    with_feature_capacity, AdaptError, AdaptRam, CapacityFn, Session, FEATURE_BUCKETS,
+};
 use hone::Model;
 use hone::Runner;
 
+use crate::adapt::train_config;
 use crate::{f32_bytes, u32_bytes, Vector};
 
 /// One classification vector, owned (see [`Vector::Classify`]).
@@ -156,7 +160,7 @@ pub enum AdaptGenError {
     /// The model is invalid.
     Model(hone::Error),
     /// An adaptation step failed.
-    Adapt(hone::adapt::AdaptError),
+    Adapt(AdaptError),
 }
 
 impl core::fmt::Display for AdaptGenError {
@@ -174,7 +178,7 @@ impl core::error::Error for AdaptGenError {}
 /// (shuffle `seed`), evaluate every `(label, prompt)` of `eval` before and after, persist,
 /// then evaluate `eval` again (on the device, with the state reloaded from flash) — each step
 /// with the host build's results. The session's feature capacity follows the model
-/// ([`crate::adapt::with_capacity`]).
+/// ([`hone::adapt::with_feature_capacity`]).
 pub fn adapt(
     blob: &[u8],
     enrol: &[(&str, &str)],
@@ -191,15 +195,16 @@ pub fn adapt(
         seed,
         eval,
     };
-    crate::adapt::with_capacity(model.feature_dim(), script).unwrap_or(Err(AdaptGenError::Adapt(
-        hone::adapt::AdaptError::FeatureDim {
+    let largest = FEATURE_BUCKETS[FEATURE_BUCKETS.len() - 1];
+    with_feature_capacity(model.feature_dim(), script).unwrap_or(Err(AdaptGenError::Adapt(
+        AdaptError::FeatureDim {
             model: model.feature_dim().min(usize::from(u16::MAX)) as u16,
-            capacity: 512,
+            capacity: largest.min(usize::from(u16::MAX)) as u16,
         },
     )))
 }
 
-/// The arguments of [`adapt`], run at the capacity [`crate::adapt::with_capacity`] picks.
+/// The arguments of [`adapt`], run at the capacity [`with_feature_capacity`] picks.
 pub(crate) struct Script<'s, 'm, 'a> {
     pub(crate) model: &'m Model<'a>,
     pub(crate) enrol: &'s [(&'s str, &'s str)],
@@ -208,12 +213,20 @@ pub(crate) struct Script<'s, 'm, 'a> {
     pub(crate) eval: &'s [(&'s str, &'s str)],
 }
 
-impl crate::adapt::CapacityFn<Result<Vec<AdaptStep>, AdaptGenError>> for Script<'_, '_, '_> {
-    fn call<const F: usize>(
+impl CapacityFn<Result<Vec<AdaptStep>, AdaptGenError>> for Script<'_, '_, '_> {
+    /// Runs in a fresh [`AdaptRam`] of capacity `F` on the heap (the host's counterpart of the
+    /// firmware's static).
+    fn call<const F: usize>(self) -> Result<Vec<AdaptStep>, AdaptGenError> {
+        self.run(&mut alloc::boxed::Box::new(AdaptRam::<F>::new()))
+    }
+}
+
+impl Script<'_, '_, '_> {
+    /// Runs the script in `ram`.
+    pub(crate) fn run<const F: usize>(
         self,
-        ram: &mut crate::adapt::AdaptRam<F>,
+        ram: &mut AdaptRam<F>,
     ) -> Result<Vec<AdaptStep>, AdaptGenError> {
-        use crate::adapt::{train_config, Session};
         let model = self.model;
         let mut scratch = vec![0u32; model.scratch_words()];
         let mut runner = Runner::new(model, &mut scratch).map_err(AdaptGenError::Model)?;

@@ -66,7 +66,7 @@ pub enum Vector<'a> {
         /// Expected predicted label.
         label: u32,
     },
-    /// Adaptation: collect `prompt` as an example of `label` ([`adapt::Session::enrol`]).
+    /// Adaptation: collect `prompt` as an example of `label` ([`hone::adapt::Session::enrol`]).
     Enrol {
         /// The prompt.
         prompt: &'a str,
@@ -75,7 +75,7 @@ pub enum Vector<'a> {
         /// Expected class id.
         class: u32,
     },
-    /// Adaptation: imprint and fine-tune the enrolled classes ([`adapt::Session::train`]
+    /// Adaptation: imprint and fine-tune the enrolled classes ([`hone::adapt::Session::train`]
     /// with [`adapt::train_config`]`(epochs, seed)`).
     Train {
         /// Epochs.
@@ -107,7 +107,7 @@ pub enum Vector<'a> {
         log_probs: &'a [u8],
     },
     /// Adaptation: save the state through `NorFlash`, clear it, reload it and compare
-    /// digests ([`adapt::Session::digest`]; no expected data: the reloaded state must equal
+    /// digests ([`hone::adapt::Session::digest`]; no expected data: the reloaded state must equal
     /// the saved one). Later vectors run on the reloaded state.
     Persist,
 }
@@ -212,9 +212,9 @@ impl<'a> Iterator for Vectors<'a> {
     }
 }
 
-/// CRC-32 (ISO-HDLC, as zlib) of a model blob, recorded in [`Header::model_crc`].
+/// CRC-32 of a model blob ([`hone::format::CRC32`]), recorded in [`Header::model_crc`].
 pub fn model_crc(blob: &[u8]) -> u32 {
-    crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(blob)
+    hone::format::CRC32.checksum(blob)
 }
 
 /// The first difference between expected and actual values.
@@ -304,7 +304,6 @@ pub fn check_u32(
     check_words(expected, actual, |e, a| e == a)
 }
 
-#[cfg(feature = "adapt")]
 pub mod adapt;
 #[cfg(feature = "generate")]
 pub mod generate;

@@ -164,8 +164,8 @@ fn prompts_file() {
 /// the results must not depend on the capacity.
 #[test]
 fn adaptation_results_do_not_depend_on_feature_capacity() {
-    use crate::adapt::{AdaptRam, CapacityFn};
     use crate::generate::Script;
+    use hone::adapt::AdaptRam;
     let blob = hone_build::testutil::tiny_model().expect("test model");
     let mut steps = HostSteps::new();
     let model = hone::Model::load(&blob, &mut steps).expect("valid");
@@ -190,8 +190,8 @@ fn adaptation_results_do_not_depend_on_feature_capacity() {
         seed: 7,
         eval: &eval,
     };
-    let at16 = script().call(&mut AdaptRam::<16>::new()).expect("adapts");
-    let at64 = script().call(&mut AdaptRam::<64>::new()).expect("adapts");
+    let at16 = script().run(&mut AdaptRam::<16>::new()).expect("adapts");
+    let at64 = script().run(&mut AdaptRam::<64>::new()).expect("adapts");
     assert_eq!(at16.len(), enrol.len() + 1 + 2 * eval.len() + 1);
     assert_eq!(at16, at64);
     // The host's own choice (16) gives the same.

@@ -109,7 +109,11 @@ pub fn run_elf(machine: Machine, elf: &Path, argv: &[&str], timeout_s: u32) -> i
         .arg(elf)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| other(format!("running qemu-system-arm (apt-get install qemu-system-arm): {e}")))?;
+        .map_err(|e| {
+            other(format!(
+                "running qemu-system-arm (apt-get install qemu-system-arm): {e}"
+            ))
+        })?;
     let mut decoder = Command::new("defmt-print")
         .arg("-e")
         .arg(elf)
@@ -118,7 +122,11 @@ pub fn run_elf(machine: Machine, elf: &Path, argv: &[&str], timeout_s: u32) -> i
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| other(format!("running defmt-print (cargo install defmt-print): {e}")))?;
+        .map_err(|e| {
+            other(format!(
+                "running defmt-print (cargo install defmt-print): {e}"
+            ))
+        })?;
     let mut stdin = decoder
         .stdin
         .take()

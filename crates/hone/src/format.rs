@@ -34,8 +34,10 @@ pub const HEADER_LEN: usize = 16;
 /// Size of one [`TensorRec`] record in [`ModelDesc::tensors`].
 pub const TENSOR_REC_LEN: usize = 12;
 
-/// The CRC used over the payload (CRC-32/ISO-HDLC, as zlib and PNG).
-pub const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+/// The one CRC-32 of the project (CRC-32/ISO-HDLC, as zlib and PNG): over a blob's payload,
+/// in the adaptation journal's slots, over a model blob in golden files. A `static`, so that
+/// its table exists once and digests borrow it for `'static`.
+pub static CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
 /// The decoded payload of a blob (wire view, not yet validated).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,4 +171,15 @@ pub struct Multiplier {
     pub multiplier: i32,
     /// Power-of-two exponent (positive: left shift).
     pub shift: i8,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CRC32;
+
+    /// The catalogue's check value of CRC-32/ISO-HDLC pins the parameters.
+    #[test]
+    fn crc32_is_iso_hdlc() {
+        assert_eq!(CRC32.checksum(b"123456789"), 0xCBF4_3926);
+    }
 }

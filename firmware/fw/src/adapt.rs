@@ -2,18 +2,19 @@
 //! flash, fine-tune the head, report accuracy before/after, persist through the board's
 //! `NorFlash`, clear the state, reload it, and check that it survived.
 //!
-//! Each step is compared bit for bit with the host build's result (`hone_golden::adapt`
-//! runs the same steps on both sides). The state's feature capacity is the embedded model's
+//! Each step is compared bit for bit with the host build's result (both sides run the same
+//! steps of a [`hone::adapt::Session`]). The state's feature capacity is the embedded model's
 //! feature length ([`F`]); its example store and training workspace live in a static
 //! ([`ram`]), the head's enrolled rows in the caller's frame.
 
 use embedded_storage::nor_flash::ReadNorFlash;
 use hone::adapt::persist::Journal;
+use hone::adapt::{session_ram_bytes, AdaptRam, SESSION_NEW};
 use hone::Runner;
-use hone_golden::adapt::{train_config, AdaptRam, NEW};
+use hone_golden::adapt::train_config;
 
 use crate::blobs;
-use crate::check::Figures;
+use crate::figures::Figures;
 use crate::flash::{Backend, Storage};
 use crate::measure::{Clock, Meter};
 use crate::once::TakeOnce;
@@ -22,13 +23,13 @@ use crate::once::TakeOnce;
 pub const F: usize = blobs::FEATURES;
 
 /// The adaptation session of this firmware.
-pub type Session<'r, 'm, 'a> = hone_golden::adapt::Session<'r, 'm, 'a, F>;
+pub type Session<'r, 'm, 'a> = hone::adapt::Session<'r, 'm, 'a, F>;
 
 /// Largest number of classes the adapted head classifies into.
-pub const MAX_CLASSES: usize = blobs::CLASSES + NEW;
+pub const MAX_CLASSES: usize = blobs::CLASSES + SESSION_NEW;
 
 /// Bytes of RAM the adaptation state takes (enrolled rows, store, workspace).
-pub const RAM_BYTES: usize = hone_golden::adapt::ram_bytes::<F>();
+pub const RAM_BYTES: usize = session_ram_bytes::<F>();
 
 static RAM: TakeOnce<AdaptRam<F>> = TakeOnce::new(AdaptRam::new());
 

@@ -3,6 +3,7 @@
 //! - [`blobs`]: the model and golden vectors embedded in flash (aligned, used zero-copy);
 //! - [`check`]: recomputes every golden vector and compares it bit for bit with the host's
 //!   result, printing one pass/fail line per vector;
+//! - [`figures`]: the adaptation figures a golden run gathers;
 //! - [`measure`]: deterministic work counters (QEMU `-icount` timers, DWT cycles on hardware);
 //! - [`stack`]: peak stack by stack painting;
 //! - [`app`]: the sequence every board runs, returning the process exit code.
@@ -18,6 +19,7 @@ pub mod adapt;
 pub mod app;
 pub mod blobs;
 pub mod check;
+pub mod figures;
 pub mod flash;
 pub mod measure;
 pub mod once;

@@ -11,17 +11,20 @@ use embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
 };
 use hone::adapt::persist::{max_state_bytes, Journal};
-use hone::adapt::{ram_bytes, AdaptError, Head, Store, TrainConfig, Trainer, Workspace};
+use hone::adapt::{
+    ram_bytes, with_feature_capacity, AdaptError, CapacityFn, Head, Store, TrainConfig, Trainer,
+    Workspace, SESSION_EXAMPLES, SESSION_NEW, SESSION_SLOTS,
+};
 use hone::Model;
 use hone::Runner;
 use serde::Deserialize;
 
-/// Capacities of the demo's adaptation state (the device build's defaults); the feature
-/// capacity `F` is the smallest of 64/128/256/384 that holds the model's features. The
+/// Capacities of the demo's adaptation state (the device's session); the feature capacity
+/// `F` is the one `hone::adapt::with_feature_capacity` picks for the model's features. The
 /// journal's flash region is sized to hold a state of these capacities.
-const NEW: usize = 16;
-const STORE: usize = 160;
-const SLOTS: usize = 2;
+const NEW: usize = SESSION_NEW;
+const STORE: usize = SESSION_EXAMPLES;
+const SLOTS: usize = SESSION_SLOTS;
 const ERASE: usize = 4096;
 
 /// Arguments of `hone demo`.
@@ -184,13 +187,25 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let mut steps = HostSteps::new();
     let model = crate::blob::load(&args.model, &blob, &mut steps)?;
     let demo = load_demo(&args.demo)?;
-    match model.feature_dim() {
-        0..=64 => run_with::<64>(args, &model, blob.len(), &demo),
-        65..=128 => run_with::<128>(args, &model, blob.len(), &demo),
-        129..=256 => run_with::<256>(args, &model, blob.len(), &demo),
-        257..=384 => run_with::<384>(args, &model, blob.len(), &demo),
-        d => bail!("features of {d} exceed the demo's 384"),
+    struct Demo<'d, 'm> {
+        args: &'d DemoArgs,
+        model: &'d Model<'m>,
+        flash_bytes: usize,
+        demo: &'d DemoFile,
     }
+    impl CapacityFn<Result<()>> for Demo<'_, '_> {
+        fn call<const F: usize>(self) -> Result<()> {
+            run_with::<F>(self.args, self.model, self.flash_bytes, self.demo)
+        }
+    }
+    let d = Demo {
+        args,
+        model: &model,
+        flash_bytes: blob.len(),
+        demo: &demo,
+    };
+    with_feature_capacity(model.feature_dim(), d)
+        .unwrap_or_else(|| bail!("features of {} exceed every capacity", model.feature_dim()))
 }
 
 fn run_with<const F: usize>(

@@ -81,8 +81,8 @@ pub struct Report {
     /// Total parameters.
     pub params: u64,
     /// RAM of on-device adaptation (enrolled rows and their priors, f16 example store,
-    /// Adam state, best-head snapshot, caches) for `hone::adapt::RAM_NEW` (16) new classes ×
-    /// 10 examples, in a build whose feature capacity is `adapt_feature_capacity`
+    /// Adam state, best-head snapshot, caches) of a `hone::adapt::Session` (16 new classes ×
+    /// 10 examples), in a build whose feature capacity is `adapt_feature_capacity`
     /// (`hone::adapt::ram_bytes_for_dim`); `null` past the largest capacity.
     pub adapt_ram_bytes: Option<u64>,
     /// The feature capacity `F` of that build (the smallest bucket ≥ `features`).

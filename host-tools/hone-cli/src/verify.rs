@@ -251,7 +251,13 @@ pub fn summarize(
 /// Runs `hone verify`.
 pub fn run(a: &VerifyArgs) -> Result<()> {
     if a.adapt {
-        return crate::verify_adapt::run(a);
+        return crate::verify_adapt::run(&crate::verify_adapt::Inputs {
+            model: &a.model,
+            data: &a.data,
+            split: &a.split,
+            limit: a.limit,
+            json: a.json,
+        });
     }
     let reference = a.reference.as_ref().context("--reference is required")?;
     let blob = crate::blob::read(&a.model)?;

@@ -7,9 +7,12 @@
 //! L2 prior; the check passes when the objective agrees to [`TOLERANCE`] (relative) at every
 //! step and both final heads predict the same class for every test prompt.
 
+use std::path::Path;
+
 use anyhow::{bail, Result};
 use hone::adapt::{
-    Head, Optimizer, Reduction, Schedule, Store, TrainConfig, Trainer, Validation, Workspace,
+    with_feature_capacity, CapacityFn, Head, Optimizer, Reduction, Schedule, Store, TrainConfig,
+    Trainer, Validation, Workspace,
 };
 use hone::Model;
 use hone::Runner;
@@ -17,8 +20,8 @@ use hone_build::HostSteps;
 use hone_reference::nll;
 use serde::Serialize;
 
-/// Most new classes enrolled.
-pub const NEW: usize = 16;
+/// Most new classes enrolled (the device's session).
+pub const NEW: usize = hone::adapt::SESSION_NEW;
 /// Most stored examples.
 pub const EXAMPLES: usize = 256;
 /// Largest relative difference of the objective allowed at any step.
@@ -56,29 +59,54 @@ pub fn check(
     test: &[String],
     steps: usize,
 ) -> Result<AdaptSummary> {
-    macro_rules! dispatch {
-        ($($f:literal),*) => {
-            $(if model.feature_dim() <= $f {
-                return check_with::<$f>(model, train, test, steps);
-            })*
-        };
+    struct Check<'c, 'm> {
+        model: &'c Model<'m>,
+        train: &'c [(String, String)],
+        test: &'c [String],
+        steps: usize,
     }
-    dispatch!(16, 32, 64, 128, 256, 384, 512, 768, 1024);
-    bail!("features too wide ({})", model.feature_dim())
+    impl CapacityFn<Result<AdaptSummary>> for Check<'_, '_> {
+        fn call<const F: usize>(self) -> Result<AdaptSummary> {
+            check_with::<F>(self.model, self.train, self.test, self.steps)
+        }
+    }
+    let c = Check {
+        model,
+        train,
+        test,
+        steps,
+    };
+    with_feature_capacity(model.feature_dim(), c)
+        .unwrap_or_else(|| bail!("features too wide ({})", model.feature_dim()))
 }
 
 /// Labelled prompts per new label used for training.
 pub const SHOTS: usize = 5;
 
-/// Runs `hone verify --adapt`: trains on `--data` (the `train` split of a JSON file; of a
+/// What `hone verify --adapt` reads from its command line.
+#[derive(Debug, Clone)]
+pub struct Inputs<'a> {
+    /// The blob.
+    pub model: &'a Path,
+    /// Prompts: a text file (one per line, optionally `prompt<TAB>label`) or CLINC JSON.
+    pub data: &'a Path,
+    /// Split of a JSON prompt file to predict.
+    pub split: &'a str,
+    /// Use only the first N test prompts (0: all).
+    pub limit: usize,
+    /// Print JSON.
+    pub json: bool,
+}
+
+/// Runs `hone verify --adapt`: trains on `data` (the `train` split of a JSON file; of a
 /// text file, up to [`SHOTS`] labelled prompts per new label and one per known label) and
-/// compares the predictions on `--split` (JSON) or the remaining prompts (text).
-pub fn run(a: &crate::verify::VerifyArgs) -> Result<()> {
-    let blob = crate::blob::read(&a.model)?;
+/// compares the predictions on `split` (JSON) or the remaining prompts (text).
+pub fn run(a: &Inputs<'_>) -> Result<()> {
+    let blob = crate::blob::read(a.model)?;
     let mut steps = HostSteps::new();
-    let model = crate::blob::load(&a.model, &blob, &mut steps)?;
+    let model = crate::blob::load(a.model, &blob, &mut steps)?;
     let is_json = a.data.extension().is_some_and(|e| e == "json");
-    let pool = crate::prompts::load(&a.data, "train")?;
+    let pool = crate::prompts::load(a.data, "train")?;
     let known = |l: &str| (0..model.num_classes()).any(|c| model.labels().get(c) == Some(l));
     let mut train: Vec<(String, String)> = Vec::new();
     let mut rest: Vec<String> = Vec::new();
@@ -96,7 +124,7 @@ pub fn run(a: &crate::verify::VerifyArgs) -> Result<()> {
         }
     }
     let mut test: Vec<String> = if is_json {
-        crate::prompts::load(&a.data, &a.split)?
+        crate::prompts::load(a.data, a.split)?
             .into_iter()
             .map(|p| p.text)
             .collect()
@@ -353,17 +381,12 @@ mod tests {
             text.push_str(&format!("{t}\n"));
         }
         std::fs::write(&data, text).unwrap();
-        let args = crate::verify::VerifyArgs {
-            model,
-            reference: None,
-            data,
-            split: "test".to_string(),
+        let args = Inputs {
+            model: &model,
+            data: &data,
+            split: "test",
             limit: 0,
-            min_agreement: 0.99,
-            min_cosine: 0.98,
-            jobs: 1,
             json: true,
-            adapt: true,
         };
         run(&args).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();

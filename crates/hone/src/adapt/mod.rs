@@ -114,23 +114,37 @@
 //! time: [`Head`] (new rows, their anchors, names), [`Store`] (f16 features) and
 //! [`Workspace`] (optimiser state, best-head snapshot, per-example caches).
 //! [`ram_bytes`] adds them up.
+//!
+//! # Session
+//!
+//! [`Session`] bundles a head, a store and a workspace at fixed capacities
+//! ([`SESSION_NEW`], [`SESSION_EXAMPLES`], [`SESSION_SLOTS`]) and a feature capacity `F`:
+//! the state a device keeps (store and workspace in a `static` [`AdaptRam`]). A host that
+//! meets a model at run time picks `F` from [`FEATURE_BUCKETS`] ([`with_feature_capacity`]).
 
 // Indexing here is into const-generic capacity arrays (`N`, `F`, `NEW`) at indices bounded by
 // the state's own counters; it is not yet written with checked access like the rest of the
 // crate (the crate-level `indexing_slicing` lint is relaxed for this module only).
 #![allow(clippy::indexing_slicing)]
+mod capacity;
 mod error;
 mod head;
 mod optim;
 pub mod persist;
 mod ram;
+mod session;
 mod store;
 mod train;
 
+pub use capacity::{with_feature_capacity, CapacityFn, FEATURE_BUCKETS};
 pub use error::{AdaptError, Setting};
 pub use head::{Calibration, Head, NewRows, LABEL_LEN};
 pub use optim::{Optimizer, Schedule};
-pub use ram::{ram_bytes, ram_bytes_for_dim, FEATURE_BUCKETS, RAM_EXAMPLES, RAM_NEW};
+pub use ram::ram_bytes;
+pub use session::{
+    ram_bytes_for_dim, session_ram_bytes, AdaptRam, Session, SESSION_EXAMPLES, SESSION_NEW,
+    SESSION_SLOTS,
+};
 pub use store::{Example, Store};
 pub use train::{
     class_weights, Reduction, StepInfo, TrainConfig, TrainReport, Trainer, Validation, Workspace,

@@ -39,8 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use self::io::{Reader, Writer, BUF};
 use super::{AdaptError, Example, Head, Store};
-
-pub(crate) static CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+use crate::format::CRC32;
 
 /// Slot header magic, `HNAD` in flash order.
 pub const MAGIC: [u8; 4] = *b"HNAD";
@@ -135,7 +134,7 @@ fn newer(a: u32, b: u32) -> bool {
 pub fn fingerprint<const NEW: usize, const F: usize>(head: &Head<'_, '_, NEW, F>) -> u32 {
     let m = head.classifier();
     let (weights, bias) = m.raw();
-    let mut d = CRC.digest();
+    let mut d = CRC32.digest();
     d.update(&(m.feature_dim() as u32).to_le_bytes());
     d.update(&(m.num_classes() as u32).to_le_bytes());
     d.update(weights);

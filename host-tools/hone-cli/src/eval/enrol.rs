@@ -9,12 +9,12 @@ use hone::adapt::{Calibration, Head, Store, TrainConfig, Trainer, Workspace};
 use hone::Model;
 use hone::Runner;
 
-/// Most intents one enrolment adds (the device build's capacity).
-pub const NEW: usize = 16;
-/// Most stored examples (16 intents × 10 prompts).
-pub const STORE: usize = 160;
-/// Optimiser slots (Adam: 2).
-pub const SLOTS: usize = 2;
+/// Most intents one enrolment adds (the device's session).
+pub const NEW: usize = hone::adapt::SESSION_NEW;
+/// Most stored examples (the device's session: 16 intents × 10 prompts).
+pub const STORE: usize = hone::adapt::SESSION_EXAMPLES;
+/// Optimiser slots (the device's session: Adam, 2).
+pub const SLOTS: usize = hone::adapt::SESSION_SLOTS;
 
 /// Accuracies of one enrolment run.
 #[derive(Debug, Clone, Copy, serde::Serialize)]

@@ -11,7 +11,10 @@ use hone_build::HostSteps;
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use hone::adapt::{ram_bytes, Calibration, TrainConfig, Validation, MAX_BATCH, MAX_EPOCHS};
+use hone::adapt::{
+    ram_bytes, with_feature_capacity, Calibration, CapacityFn, TrainConfig, Validation, MAX_BATCH,
+    MAX_EPOCHS,
+};
 use hone::Model;
 use hone::Runner;
 use serde_json::json;
@@ -116,25 +119,30 @@ fn enrol_for_dim(
         cfg.validation = v.value;
     }
     let cal = args.imprint.value;
-    let d = model.feature_dim();
-    Ok(match d {
-        0..=64 => (
-            enrol::run::<64>(model, s, k, cfg, cal)?,
-            ram_bytes::<NEW, 64, STORE, SLOTS>(),
-        ),
-        65..=128 => (
-            enrol::run::<128>(model, s, k, cfg, cal)?,
-            ram_bytes::<NEW, 128, STORE, SLOTS>(),
-        ),
-        129..=256 => (
-            enrol::run::<256>(model, s, k, cfg, cal)?,
-            ram_bytes::<NEW, 256, STORE, SLOTS>(),
-        ),
-        _ => (
-            enrol::run::<384>(model, s, k, cfg, cal)?,
-            ram_bytes::<NEW, 384, STORE, SLOTS>(),
-        ),
-    })
+    struct Enrol<'e, 'm> {
+        model: &'e Model<'m>,
+        s: &'e Scenario<'e>,
+        k: usize,
+        cfg: TrainConfig,
+        cal: Calibration,
+    }
+    impl CapacityFn<Result<(EnrolResult, usize)>> for Enrol<'_, '_> {
+        fn call<const F: usize>(self) -> Result<(EnrolResult, usize)> {
+            Ok((
+                enrol::run::<F>(self.model, self.s, self.k, self.cfg, self.cal)?,
+                ram_bytes::<NEW, F, STORE, SLOTS>(),
+            ))
+        }
+    }
+    let e = Enrol {
+        model,
+        s,
+        k,
+        cfg,
+        cal,
+    };
+    with_feature_capacity(model.feature_dim(), e)
+        .unwrap_or_else(|| bail!("features of {} exceed every capacity", model.feature_dim()))
 }
 
 /// Parses `none`, `holdout:N` or `kfold:N` (N from 2 to 255).

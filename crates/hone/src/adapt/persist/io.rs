@@ -2,8 +2,8 @@
 
 use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 
-use super::CRC;
 use crate::adapt::AdaptError;
+use crate::format::CRC32;
 
 /// Staging buffer size; `READ_SIZE` and `WRITE_SIZE` must divide it.
 pub(super) const BUF: usize = 128;
@@ -31,7 +31,7 @@ impl<'f, Fl: NorFlash> Writer<'f, Fl> {
             buf: [0xFF; BUF],
             len: 0,
             written: 0,
-            crc: CRC.digest(),
+            crc: CRC32.digest(),
         }
     }
 
@@ -88,7 +88,7 @@ impl<'f, Fl: ReadNorFlash> Reader<'f, Fl> {
             buf: [0; BUF],
             at: 0,
             len: 0,
-            crc: CRC.digest(),
+            crc: CRC32.digest(),
         }
     }
 
