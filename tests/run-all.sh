@@ -15,7 +15,7 @@ if ! command -v qemu-system-arm >/dev/null 2>&1 || ! command -v arm-none-eabi-si
   $SUDO apt-get install -y -qq --no-install-recommends qemu-system-arm binutils-arm-none-eabi
 fi
 
-# Decodes the firmware's defmt output (tests/src/qemu.rs); about 60 s to build.
+# Decodes the firmware's defmt output (crates/hone-qemu); about 60 s to build.
 command -v defmt-print >/dev/null 2>&1 || cargo install defmt-print --locked
 
 section "format and lints"

@@ -15,7 +15,7 @@ use cortex_m::peripheral::{syst::SystClkSource, SCB, SYST};
 #[cfg(not(armv6m))]
 use cortex_m::peripheral::{DCB, DWT};
 
-/// The `-icount shift` the QEMU runner uses (`firmware/qemu-run.sh`, `tests/src/qemu.rs`).
+/// The `-icount shift` the QEMU runner uses (`firmware/qemu-run.sh`, `crates/hone-qemu`).
 pub const ICOUNT_SHIFT: u32 = 10;
 
 /// What a [`Clock`] counts.
