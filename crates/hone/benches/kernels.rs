@@ -1,4 +1,4 @@
-//! Host benchmarks of the integer kernels (`cargo bench -p hone --bench kernels`).
+//! Host benchmarks of the integer kernels (`cargo bench -p hone-rt --bench kernels`).
 //!
 //! On the host these run the portable definitions; Cortex-M4 figures (instructions per MAC,
 //! portable vs DSP) come from the QEMU benchmark firmware (`hone bench`).

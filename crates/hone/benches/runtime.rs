@@ -1,4 +1,4 @@
-//! Host benchmarks of the runtime (`cargo bench -p hone --bench runtime`): tokenizer, forward
+//! Host benchmarks of the runtime (`cargo bench -p hone-rt --bench runtime`): tokenizer, forward
 //! pass and one adaptation epoch, on the stand-in transformer that `hone bench` also uses when
 //! no shipped model exists (`hone_build::testutil::transformer(64, 4, 256, 7)`).
 //!

@@ -13,7 +13,7 @@
 //! Run (the model: the kernel bench's stand-in encoder with a 135-class head):
 //!
 //! ```text
-//! HONE_ADAPT_BENCH_MODEL=/tmp/enrol.hone cargo test -p hone --test adapt enrolment_benchmark
+//! HONE_ADAPT_BENCH_MODEL=/tmp/enrol.hone cargo test -p hone-rt --test adapt enrolment_benchmark
 //! cd firmware/bench && HONE_FW_MODEL=/tmp/enrol.hone cargo run --release --bin adapt-bench
 //! ```
 #![no_std]
