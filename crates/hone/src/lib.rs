@@ -1,17 +1,10 @@
-//! # hone
+#![doc = include_str!("../README.md")]
 //!
-//! A `no_std`, heap-free runtime for int8 quantised text classifiers on microcontrollers,
-//! with on-device fine-tuning of the last layer.
+//! ## A complete run
 //!
-//! * [`Model::load`] validates a `.hone` blob once and borrows its weights in place
-//!   (zero-copy from flash); its checked operations go into a [`Steps`] table the caller
-//!   places (stack or `static`). After `Ok`, inference cannot fail or panic.
-//! * [`Runner`] runs the model in a scratch buffer the caller owns; its exact size is
-//!   [`Model::scratch_words`], computed from the exporter's liveness-based arena plan.
-//! * Arithmetic follows TFLite's int8 semantics: symmetric per-channel weights, asymmetric
-//!   per-tensor activations, Q31 multiplier + shift requantisation with TFLite rounding.
-//!   Float parts (layer norm, softmax, the head) use IEEE basic operations and `micromath`
-//!   so that every target computes the same bits.
+//! Entry points: [`Model::load`], [`Steps`], [`Model::scratch_words`], [`Runner`],
+//! [`Prediction`], and [`adapt`] for on-device training. With a small test model built on the
+//! host:
 //!
 //! ```
 //! use hone::{Model, Runner, Steps};
