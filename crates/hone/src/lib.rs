@@ -6,6 +6,9 @@
 //! [`Prediction`], and [`adapt`] for on-device training. With a small test model built on the
 //! host:
 //!
+//! * With the `signed` feature, [`signed`] verifies an Ed25519-signed envelope around a blob
+//!   (and refuses a lower version than the last accepted one) before it is loaded.
+//!
 //! ```
 //! use hone::{Model, Runner, Steps};
 //! # let blob = hone_build::testutil::tiny_model().unwrap();
@@ -56,6 +59,8 @@ mod model;
 pub mod ops;
 pub mod quant;
 mod run;
+#[cfg(feature = "signed")]
+pub mod signed;
 pub mod tokenizer;
 
 pub use error::{Error, Invalid, TokenizerError};

@@ -31,6 +31,8 @@
 //! [`AdaptError::StateTooLarge`] before erasing anything.
 
 mod io;
+#[cfg(feature = "signed")]
+mod version;
 
 use embedded_storage::nor_flash::NorFlash;
 use half::f16;
@@ -40,6 +42,8 @@ use serde::{Deserialize, Serialize};
 use self::io::{Reader, Writer, BUF};
 use super::{AdaptError, Example, Head, Store};
 use crate::format::CRC32;
+#[cfg(feature = "signed")]
+pub use version::AcceptedVersion;
 
 /// Slot header magic, `HNAD` in flash order.
 pub const MAGIC: [u8; 4] = *b"HNAD";
@@ -241,8 +245,17 @@ impl<Fl: NorFlash> Journal<Fl> {
         head: &Head<'_, '_, NEW, F>,
         store: &Store<N, F>,
     ) -> Result<u32, AdaptError> {
+        self.commit(|w| emit(w, head, store))
+    }
+
+    /// Writes the payload produced by `emit` (called twice: a dry run that sizes it, then
+    /// the write) as the new latest state; returns its sequence number.
+    fn commit<E>(&mut self, mut emit: E) -> Result<u32, AdaptError>
+    where
+        E: FnMut(&mut Writer<'_, Fl>) -> Result<(), AdaptError>,
+    {
         let mut dry: Writer<'_, Fl> = Writer::new(None, 0);
-        emit(&mut dry, head, store)?;
+        emit(&mut dry)?;
         let len = dry.written;
         if len > self.capacity() {
             return Err(AdaptError::StateTooLarge {
@@ -261,7 +274,10 @@ impl<Fl: NorFlash> Journal<Fl> {
         let mut w = Writer::new(Some(&mut self.flash), start + self.header);
         w.crc.update(&seq.to_le_bytes());
         w.crc.update(&len.to_le_bytes());
-        emit(&mut w, head, store)?;
+        emit(&mut w)?;
+        if w.written != len {
+            return Err(AdaptError::Storage);
+        }
         w.flush()?;
         let crc = w.crc.clone().finalize();
         let mut h = [0xFFu8; BUF];
@@ -274,6 +290,34 @@ impl<Fl: NorFlash> Journal<Fl> {
             .map_err(|_| AdaptError::Storage)?;
         self.latest = Some(Latest { slot, seq, len });
         Ok(seq)
+    }
+
+    /// Saves `payload` as the new latest state (a small record of its own, e.g.
+    /// [`AcceptedVersion`]); same power-loss guarantee as [`Journal::save`].
+    #[cfg(feature = "signed")]
+    pub(crate) fn save_bytes(&mut self, payload: &[u8]) -> Result<u32, AdaptError> {
+        self.commit(|w| w.put(payload))
+    }
+
+    /// Reads the latest state's payload into `out`; returns its length. Fails with
+    /// [`AdaptError::NoSavedState`] when there is none, [`AdaptError::Incompatible`] when it
+    /// does not fit `out`, and [`AdaptError::Storage`] when it no longer matches its CRC.
+    #[cfg(feature = "signed")]
+    pub(crate) fn load_bytes(&mut self, out: &mut [u8]) -> Result<usize, AdaptError> {
+        let l = self.latest.ok_or(AdaptError::NoSavedState)?;
+        let out = out
+            .get_mut(..l.len as usize)
+            .ok_or(AdaptError::Incompatible)?;
+        let start = self.base + l.slot * self.slot_size + self.header;
+        let mut r = Reader::new(&mut self.flash, start, start + l.len);
+        r.crc.update(&l.seq.to_le_bytes());
+        r.crc.update(&l.len.to_le_bytes());
+        r.take(out)?;
+        let crc = r.crc.finalize();
+        if crc != self.stored_crc(l)? {
+            return Err(AdaptError::Storage);
+        }
+        Ok(out.len())
     }
 
     /// Loads the latest complete state into `head` (its enrolled classes) and `store`;
