@@ -3,10 +3,11 @@
 //! Host-side construction of `.hone` model blobs for the [`hone`] runtime: the blob builder
 //! and arena planner ([`ModelBuilder`]), quantisation in f64 for exporters ([`quant`]), and
 //! small deterministic test models ([`testutil`]) used by tests, docs, golden vectors and
-//! firmware bring-up. None of this runs on a device: the runtime crate only reads blobs.
+//! firmware bring-up; Ed25519 keys and signed envelopes for model updates ([`signed`]). None of this runs on a device: the runtime crate only reads blobs.
 
 pub mod builder;
 pub mod quant;
+pub mod signed;
 pub mod testutil;
 
 /// Operation capacity of the models loaded on the host (tools, exporters, golden vectors): large
