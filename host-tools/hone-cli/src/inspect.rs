@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use hone::format::TensorRec;
 use hone::ops::Op;
@@ -28,6 +28,10 @@ pub struct InspectArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Verify a signed envelope with this public key (`hone.pub` from `hone keygen`);
+    /// fails on a bad signature, a wrong key or a damaged envelope.
+    #[arg(long)]
+    pub public_key: Option<PathBuf>,
 }
 
 /// One row of the layer table.
@@ -296,10 +300,26 @@ pub fn report(path: &Path, blob: &[u8], seq: Option<u16>) -> Result<Report> {
 /// Runs `hone inspect`.
 pub fn run(a: &InspectArgs) -> Result<()> {
     let blob = crate::blob::read(&a.model)?;
-    let r = report(&a.model, &blob, a.seq_len)?;
+    let (blob, signed) = crate::sign::open(&blob, a.public_key.as_deref())
+        .with_context(|| a.model.display().to_string())?;
+    let r = report(&a.model, blob, a.seq_len)?;
     if a.json {
-        outln!("{}", serde_json::to_string_pretty(&r)?);
+        let mut v = serde_json::to_value(&r)?;
+        if let (Some(s), Some(o)) = (signed, v.as_object_mut()) {
+            o.insert("signed".into(), serde_json::to_value(s)?);
+        }
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
+    }
+    match signed {
+        Some(s) if s.verified => {
+            outln!("signed model version {}: signature verified", s.version)
+        }
+        Some(s) => outln!(
+            "signed model version {}: signature NOT verified (pass --public-key)",
+            s.version
+        ),
+        None => {}
     }
     outln!(
         "{} (format v{}): {} classes, {} features, vocab {}, max_len {}",

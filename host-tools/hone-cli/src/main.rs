@@ -6,6 +6,7 @@
 //! * `inspect`: layer table, flash, scratch RAM, MACs ([`inspect`]).
 //! * `verify`: quantised runtime vs float reference ([`verify`]).
 //! * `golden`: golden vectors for the firmware ([`golden`]).
+//! * `keygen`, `sign`: Ed25519 keys and signed model envelopes ([`sign`]).
 //! * `bench`: Cortex-M4 instruction counts under QEMU ([`mod@bench`]).
 
 use std::process::ExitCode;
@@ -27,6 +28,7 @@ mod progress;
 mod prompts;
 mod quantize;
 mod sensitivity;
+mod sign;
 mod verify;
 mod verify_adapt;
 mod vocab;
@@ -64,6 +66,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// The evaluation protocol on an intent data set (CLINC150 layout).
     Eval(eval::EvalArgs),
+    /// Generate an Ed25519 key pair for signing model updates.
+    Keygen(sign::KeygenArgs),
+    /// Wrap a blob in a signed envelope with a version (for devices that check signatures).
+    Sign(sign::SignArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +81,8 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Keygen(a) => sign::keygen(a),
+        Command::Sign(a) => sign::sign(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
