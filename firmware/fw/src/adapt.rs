@@ -7,7 +7,6 @@
 //! feature length ([`F`]); its example store and training workspace live in a static
 //! ([`ram`]), the head's enrolled rows in the caller's frame.
 
-use embedded_storage::nor_flash::ReadNorFlash;
 use hone::adapt::persist::Journal;
 use hone::adapt::{session_ram_bytes, AdaptRam, SESSION_NEW};
 use hone::Runner;
@@ -207,7 +206,7 @@ pub fn persist<C: Clock, B: Backend>(
     meter: &mut Meter<C>,
     f: &mut Figures,
 ) -> bool {
-    let cap = storage.capacity() as u32;
+    let cap = crate::flash::adapt_len(storage);
     let before = session.digest();
     let (classes, examples) = (session.head.num_new(), session.store.len());
     let (saved, save_work) =

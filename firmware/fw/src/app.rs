@@ -75,6 +75,17 @@ pub fn run_with<'b, C: Clock, B: Backend, const N: usize>(
         return exit::BAD_INPUT;
     }
 
+    // Signed builds: the embedded blob is an envelope; its payload is used in place.
+    #[cfg(hone_fw_signed)]
+    let (model_blob, version) = if model_blob.is_empty() {
+        (model_blob, None)
+    } else {
+        match crate::signed::verify(model_blob, &mut storage, &mut meter) {
+            Some((payload, version)) => (payload, Some(version)),
+            None => return exit::REFUSED,
+        }
+    };
+
     // The model: validated once, borrowed from flash.
     let model = if model_blob.is_empty() {
         None
@@ -101,6 +112,12 @@ pub fn run_with<'b, C: Clock, B: Backend, const N: usize>(
             }
         }
     };
+    #[cfg(hone_fw_signed)]
+    if let (Some(_), Some(v)) = (&model, version) {
+        if !crate::signed::accept(&mut storage, v) {
+            return exit::BAD_INPUT;
+        }
+    }
     let mut runner = match &model {
         Some(m) => match Runner::new(m, scratch) {
             Ok(r) => Some(r),

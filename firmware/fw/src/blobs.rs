@@ -24,3 +24,11 @@ include!(concat!(env!("OUT_DIR"), "/scratch.rs"));
 
 /// The table of checked operations of the embedded model: exactly its [`OPS`] operations.
 pub type Steps<'a> = hone::Steps<'a, OPS>;
+
+/// The public key signed models must verify with (`HONE_FW_PUBKEY`; signed builds only).
+#[cfg(hone_fw_signed)]
+pub static PUBLIC_KEY: [u8; hone::signed::PUBLIC_KEY_LEN] =
+    *include_bytes!(concat!(env!("OUT_DIR"), "/pubkey.bin"));
+
+#[cfg(hone_fw_signed)]
+include!(concat!(env!("OUT_DIR"), "/accepted.rs"));

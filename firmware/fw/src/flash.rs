@@ -216,6 +216,9 @@ impl<const PAGE: usize> Backend for Nvmc<PAGE> {
 /// Checks NOR behaviour on the first page: erase gives `0xFF`, a write reads back, a second
 /// write can only clear bits, misaligned and out-of-range accesses are refused. Returns the
 /// first failed step's name.
+///
+/// Layout of the region: the adaptation journal from offset 0 ([`adapt_len`] bytes), then
+/// [`VERSION_PAGES`] pages holding the last accepted signed-model version ([`version_region`]).
 pub fn self_test<B: Backend>(s: &mut Storage<B>) -> Result<(), &'static str> {
     let page = B::PAGE as u32;
     let mut buf = [0u8; 16];
@@ -245,4 +248,19 @@ pub fn self_test<B: Backend>(s: &mut Storage<B>) -> Result<(), &'static str> {
         return Err("out-of-range access refused");
     }
     s.erase(0, page).map_err(|_| "erase")
+}
+
+/// Erase pages at the end of the storage region that hold the last accepted signed-model
+/// version (`hone::adapt::persist::AcceptedVersion`: two slots of one page).
+pub const VERSION_PAGES: usize = 2;
+
+/// Bytes at the start of the storage region used by the adaptation journal: all but the
+/// version record's pages.
+pub fn adapt_len<B: Backend>(s: &Storage<B>) -> u32 {
+    s.len.saturating_sub(VERSION_PAGES * B::PAGE) as u32
+}
+
+/// `(offset, length)` of the version record's pages in the storage region.
+pub fn version_region<B: Backend>(s: &Storage<B>) -> (u32, u32) {
+    (adapt_len(s), (s.len as u32).saturating_sub(adapt_len(s)))
 }

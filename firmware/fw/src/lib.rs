@@ -6,6 +6,8 @@
 //! - [`figures`]: the adaptation figures a golden run gathers;
 //! - [`measure`]: deterministic work counters (QEMU `-icount` timers, DWT cycles on hardware);
 //! - [`stack`]: peak stack by stack painting;
+//! - `signed` (builds with `HONE_FW_PUBKEY`): the embedded model is a signed envelope,
+//!   verified at boot against the compiled-in key and the last accepted version;
 //! - [`app`]: the sequence every board runs, returning the process exit code.
 //!
 //! Output goes through `defmt`; each board picks the transport (semihosting under QEMU,
@@ -23,6 +25,8 @@ pub mod figures;
 pub mod flash;
 pub mod measure;
 pub mod once;
+#[cfg(hone_fw_signed)]
+pub mod signed;
 pub mod stack;
 
 /// Process exit codes reported through semihosting.
@@ -33,6 +37,8 @@ pub mod exit {
     pub const MISMATCH: i32 = 2;
     /// The embedded golden file or model could not be read.
     pub const BAD_INPUT: i32 = 3;
+    /// The signed model was refused (signature, version or envelope).
+    pub const REFUSED: i32 = 4;
     /// A panic.
     pub const PANIC: i32 = 101;
     /// A HardFault.
