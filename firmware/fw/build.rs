@@ -110,7 +110,9 @@ fn public_key(out: &std::path::Path) -> bool {
     };
     let accepted = match env::var("HONE_FW_ACCEPTED") {
         Ok(v) if !v.is_empty() => {
-            let n: u32 = v.parse().unwrap_or_else(|e| panic!("HONE_FW_ACCEPTED={v}: {e}"));
+            let n: u32 = v
+                .parse()
+                .unwrap_or_else(|e| panic!("HONE_FW_ACCEPTED={v}: {e}"));
             format!("Some({n})")
         }
         _ => "None".into(),

@@ -26,7 +26,10 @@ fn keygen_sign_inspect_and_every_refusal() {
     fs::write(&model, hone_build::testutil::tiny_model().unwrap()).unwrap();
     let keys = dir.join("keys");
     let out = hone_ok(&["keygen", "--out", s(&keys)]);
-    assert!(out.contains("hone.key") && out.contains("hone.pub"), "{out}");
+    assert!(
+        out.contains("hone.key") && out.contains("hone.pub"),
+        "{out}"
+    );
     let (sk, pk) = (keys.join("hone.key"), keys.join("hone.pub"));
     assert_eq!(fs::read(&sk).unwrap().len(), 36);
     assert_eq!(fs::read(&pk).unwrap().len(), 36);
@@ -40,7 +43,10 @@ fn keygen_sign_inspect_and_every_refusal() {
     // An existing key is not overwritten without --force.
     let before = fs::read(&sk).unwrap();
     let err = fails(&["keygen", "--out", s(&keys)]);
-    assert!(err.contains("already exists") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
     assert_eq!(fs::read(&sk).unwrap(), before);
 
     let signed = dir.join("signed.hone");
@@ -105,11 +111,29 @@ fn keygen_sign_inspect_and_every_refusal() {
     let err = fails(&["inspect", s(&signed), "--public-key", s(&sk)]);
     assert!(err.contains("it is a secret key"), "{err}");
     let x = dir.join("x.hone");
-    let err = fails(&["sign", s(&model), "--key", s(&pk), "--version", "1", "-o", s(&x)]);
+    let err = fails(&[
+        "sign",
+        s(&model),
+        "--key",
+        s(&pk),
+        "--version",
+        "1",
+        "-o",
+        s(&x),
+    ]);
     assert!(err.contains("it is a public key"), "{err}");
     let err = fails(&["inspect", s(&model), "--public-key", s(&pk)]);
     assert!(err.contains("not a signed model"), "{err}");
-    let err = fails(&["sign", s(&signed), "--key", s(&sk), "--version", "1", "-o", s(&x)]);
+    let err = fails(&[
+        "sign",
+        s(&signed),
+        "--key",
+        s(&sk),
+        "--version",
+        "1",
+        "-o",
+        s(&x),
+    ]);
     assert!(err.contains("not a valid model"), "{err}");
     assert!(!x.exists());
 

@@ -159,6 +159,7 @@ fn firmware(board: Board) -> PathBuf {
         let embed = Embed {
             golden: Some(f.golden(board)),
             model: Some(&f.model),
+            ..Default::default()
         };
         qemu::build(board, &embed).unwrap_or_else(|e| panic!("{e}"))
     })

@@ -115,7 +115,8 @@ impl Keypair {
         if model.starts_with(&signed::MAGIC) {
             return Err(SignError::AlreadySigned);
         }
-        let payload_len = u32::try_from(model.len()).map_err(|_| SignError::TooLarge(model.len()))?;
+        let payload_len =
+            u32::try_from(model.len()).map_err(|_| SignError::TooLarge(model.len()))?;
         let header = Header {
             version,
             payload_len,
@@ -133,7 +134,11 @@ impl Keypair {
 }
 
 fn key_bytes(bytes: &[u8], tag: [u8; 4], expected: &'static str) -> Result<[u8; 32], SignError> {
-    let other = if tag == SECRET_TAG { PUBLIC_TAG } else { SECRET_TAG };
+    let other = if tag == SECRET_TAG {
+        PUBLIC_TAG
+    } else {
+        SECRET_TAG
+    };
     let found = if bytes.len() != KEY_FILE_LEN {
         "wrong length"
     } else if bytes[..4] == tag {
@@ -177,10 +182,16 @@ mod tests {
         let k = Keypair::generate().unwrap();
         let again = Keypair::from_secret_file(&k.secret_file()).unwrap();
         assert_eq!(again.public_bytes(), k.public_bytes());
-        assert_eq!(public_key_from_file(&k.public_file()).unwrap(), k.public_key());
+        assert_eq!(
+            public_key_from_file(&k.public_file()).unwrap(),
+            k.public_key()
+        );
         assert!(matches!(
             Keypair::from_secret_file(&k.public_file()),
-            Err(SignError::KeyFile { found: "it is a public key", .. })
+            Err(SignError::KeyFile {
+                found: "it is a public key",
+                ..
+            })
         ));
         assert!(public_key_from_file(&k.secret_file()).is_err());
         assert!(public_key_from_file(&[0; 3]).is_err());

@@ -87,8 +87,12 @@ pub fn firmware_dir() -> PathBuf {
 pub struct Embed<'a> {
     /// Golden file (`HONE_FW_GOLDEN`).
     pub golden: Option<&'a Path>,
-    /// Model blob (`HONE_FW_MODEL`).
+    /// Model blob (`HONE_FW_MODEL`; a signed envelope when `public_key` is set).
     pub model: Option<&'a Path>,
+    /// Public key file (`HONE_FW_PUBKEY`): the firmware verifies a signed model at boot.
+    pub public_key: Option<&'a Path>,
+    /// Version the firmware records as accepted before its boot check (`HONE_FW_ACCEPTED`).
+    pub accepted: Option<u32>,
 }
 
 /// One `cargo build --release -p <package> --target <target>` in a firmware workspace, with
@@ -141,6 +145,8 @@ impl<'a> Build<'a> {
     fn run_locked(&self) -> io::Result<(MutexGuard<'static, ()>, PathBuf)> {
         let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let (golden, model) = (abs(self.embed.golden)?, abs(self.embed.model)?);
+        let public_key = abs(self.embed.public_key)?;
+        let accepted = self.embed.accepted.map(|v| v.to_string()).unwrap_or_default();
         let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(&self.firmware)
@@ -151,6 +157,8 @@ impl<'a> Build<'a> {
             .args(["--target", self.target])
             .env("HONE_FW_GOLDEN", &golden)
             .env("HONE_FW_MODEL", &model)
+            .env("HONE_FW_PUBKEY", &public_key)
+            .env("HONE_FW_ACCEPTED", &accepted)
             .env("DEFMT_LOG", "info");
         let failed = |detail: &str| {
             other(format!(
@@ -197,8 +205,9 @@ pub fn build(board: Board, embed: &Embed<'_>) -> io::Result<PathBuf> {
     b.embed = embed.clone();
     let (_guard, release) = b.run_locked()?;
     let (golden, model) = (abs(embed.golden)?, abs(embed.model)?);
+    let public_key = abs(embed.public_key)?;
     let mut h = std::hash::DefaultHasher::new();
-    (board.package(), &golden, &model).hash(&mut h);
+    (board.package(), &golden, &model, &public_key, embed.accepted).hash(&mut h);
     let elf = release.join(format!("{}-{:016x}", board.package(), h.finish()));
     std::fs::copy(release.join(board.package()), &elf)?;
     Ok(elf)

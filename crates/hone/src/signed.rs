@@ -207,9 +207,7 @@ impl<'a> Envelope<'a> {
         if !extra.is_empty() {
             return Err(SignedError::TrailingBytes);
         }
-        let signed = bytes
-            .get(..HEADER_LEN + len)
-            .ok_or(truncated(needed))?;
+        let signed = bytes.get(..HEADER_LEN + len).ok_or(truncated(needed))?;
         Ok(Self {
             header,
             signed,

@@ -33,7 +33,10 @@ fn a_good_signature_verifies_and_the_payload_is_the_blob_in_place() {
     assert_eq!(v.version, 7);
     assert_eq!(v.payload, &blob[..]);
     // Zero-copy: the payload is the envelope's bytes after the header.
-    assert!(core::ptr::eq(v.payload.as_ptr(), env[HEADER_LEN..].as_ptr()));
+    assert!(core::ptr::eq(
+        v.payload.as_ptr(),
+        env[HEADER_LEN..].as_ptr()
+    ));
     let mut steps = HostSteps::new();
     let m = Model::load(v.payload, &mut steps).unwrap();
     assert!(m.num_classes() > 0);
@@ -195,8 +198,13 @@ fn errors_display_what_went_wrong() {
         accepted: 2,
     }
     .to_string();
-    assert!(s.contains("rollback") && s.contains('1') && s.contains('2'), "{s}");
-    assert!(SignedError::BadSignature.to_string().contains("bad signature"));
+    assert!(
+        s.contains("rollback") && s.contains('1') && s.contains('2'),
+        "{s}"
+    );
+    assert!(SignedError::BadSignature
+        .to_string()
+        .contains("bad signature"));
     assert!(SignedError::Truncated { needed: 80, got: 3 }
         .to_string()
         .contains("truncated"));
@@ -287,7 +295,10 @@ impl NorFlash for Flash {
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Cut> {
         for (i, w) in bytes.chunks(4).enumerate() {
             let at = offset as usize + 4 * i;
-            assert!(self.mem[at..at + 4].iter().all(|&b| b == 0xFF), "programmed twice");
+            assert!(
+                self.mem[at..at + 4].iter().all(|&b| b == 0xFF),
+                "programmed twice"
+            );
             if !self.step() {
                 self.mem[at..at + 2].copy_from_slice(&w[..2]);
                 return Err(Cut);

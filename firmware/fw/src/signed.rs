@@ -88,7 +88,10 @@ pub fn accept<B: Backend>(storage: &mut Storage<B>, version: u32) -> bool {
             true
         }
         Err(e) => {
-            defmt::error!("cannot record the accepted version: {}", defmt::Display2Format(&e));
+            defmt::error!(
+                "cannot record the accepted version: {}",
+                defmt::Display2Format(&e)
+            );
             false
         }
     }

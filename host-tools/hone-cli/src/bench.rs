@@ -152,6 +152,7 @@ fn build(firmware: &Path, model: Option<&Path>) -> Result<PathBuf> {
     b.embed = Embed {
         golden: None,
         model,
+        ..Embed::default()
     };
     b.show_progress = true;
     Ok(b.run()?.join(BIN))
