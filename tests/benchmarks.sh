@@ -9,7 +9,7 @@ OUT="$(mktemp -d)"
 cargo build --release --locked -p hone-cli
 ./target/release/hone bench --json > "$OUT/bench.json"
 ./target/release/hone bench --stand-in --json > "$OUT/bench-standin.json"
-cargo test --locked -p hone-tests --test firmware --test firmware_shipped >/dev/null
+cargo test --locked -p hone-tests --test firmware --test firmware_shipped --test firmware_signed >/dev/null
 ( cd firmware/bench && HONE_FW_MODEL=../../models/hone-intent/model.hone \
     cargo run --release --bin adapt-bench ) > "$OUT/adapt.txt" 2>&1
 python3 - "$OUT" > BENCHMARKS.md <<'PY'
@@ -29,8 +29,9 @@ for name, title in [("bench.json", "Shipped model (`hone bench --json`)"),
         if isinstance(v, (int, float, str)):
             print(f"| `{k}` | {v} |")
     print()
-print("## Firmware (`cargo test -p hone-tests --test firmware --test firmware_shipped`)\n")
-for f in ["target/tmp/firmware-report.md", "target/tmp/firmware-report-shipped.md"]:
+print("## Firmware (`cargo test -p hone-tests --test firmware --test firmware_shipped --test firmware_signed`)\n")
+for f in ["target/tmp/firmware-report.md", "target/tmp/firmware-report-shipped.md",
+          "target/tmp/firmware-report-signed.md"]:
     print(pathlib.Path(f).read_text().strip() + "\n")
 print("## On-device enrolment, 15 intents × 5 prompts, shipped model "
       "(`cd firmware/bench && HONE_FW_MODEL=../../models/hone-intent/model.hone cargo run --release --bin adapt-bench`)\n")

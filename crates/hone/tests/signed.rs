@@ -321,7 +321,7 @@ fn the_accepted_version_persists_and_never_goes_down() {
     v.accept(3).unwrap();
     v.accept(2).unwrap();
     assert_eq!(v.get(), Some(3));
-    let mut v = open(v.into_inner());
+    let v = open(v.into_inner());
     assert_eq!(v.get(), Some(3));
     // Equal and lower versions write nothing.
     let mut f = v.into_inner();
