@@ -146,7 +146,11 @@ impl<'a> Build<'a> {
         let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let (golden, model) = (abs(self.embed.golden)?, abs(self.embed.model)?);
         let public_key = abs(self.embed.public_key)?;
-        let accepted = self.embed.accepted.map(|v| v.to_string()).unwrap_or_default();
+        let accepted = self
+            .embed
+            .accepted
+            .map(|v| v.to_string())
+            .unwrap_or_default();
         let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(&self.firmware)
@@ -207,7 +211,14 @@ pub fn build(board: Board, embed: &Embed<'_>) -> io::Result<PathBuf> {
     let (golden, model) = (abs(embed.golden)?, abs(embed.model)?);
     let public_key = abs(embed.public_key)?;
     let mut h = std::hash::DefaultHasher::new();
-    (board.package(), &golden, &model, &public_key, embed.accepted).hash(&mut h);
+    (
+        board.package(),
+        &golden,
+        &model,
+        &public_key,
+        embed.accepted,
+    )
+        .hash(&mut h);
     let elf = release.join(format!("{}-{:016x}", board.package(), h.finish()));
     std::fs::copy(release.join(board.package()), &elf)?;
     Ok(elf)

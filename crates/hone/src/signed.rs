@@ -178,10 +178,8 @@ impl<'a> Envelope<'a> {
             got: bytes.len(),
         };
         // Magic first, so a short bare blob still reads as "not an envelope".
-        if let Some(m) = bytes.get(..MAGIC.len().min(bytes.len())) {
-            if *m != MAGIC[..m.len()] {
-                return Err(SignedError::BadMagic);
-            }
+        if bytes.iter().zip(MAGIC).any(|(&b, m)| b != m) {
+            return Err(SignedError::BadMagic);
         }
         let (h, rest) = bytes
             .split_first_chunk::<HEADER_LEN>()

@@ -54,7 +54,8 @@ pub fn keygen(a: &KeygenArgs) -> Result<()> {
     }
     fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
     let k = Keypair::generate()?;
-    write_secret(&sk, &k.secret_file()).with_context(|| format!("cannot write {}", sk.display()))?;
+    write_secret(&sk, &k.secret_file())
+        .with_context(|| format!("cannot write {}", sk.display()))?;
     fs::write(&pk, k.public_file()).with_context(|| format!("cannot write {}", pk.display()))?;
     outln!(
         "wrote {} (secret: keep it off devices) and {} (public key {})",
@@ -114,7 +115,9 @@ pub fn open<'a>(
     let is_envelope = bytes.starts_with(&signed::MAGIC);
     match (public_key, is_envelope) {
         (None, false) => Ok((bytes, None)),
-        (Some(_), false) => bail!("not a signed model (no HNSG envelope) but --public-key was given"),
+        (Some(_), false) => {
+            bail!("not a signed model (no HNSG envelope) but --public-key was given")
+        }
         (None, true) => {
             let e = Envelope::parse(bytes)?;
             let info = SignedInfo {
