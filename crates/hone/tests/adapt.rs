@@ -5,8 +5,8 @@ mod adapt_common;
 
 use adapt_common::*;
 use hone::adapt::{
-    ram_bytes, ram_bytes_for_dim, AdaptError, Calibration, Head, Optimizer, Setting, Store,
-    TrainConfig, Trainer, Validation, Workspace, FEATURE_BUCKETS,
+    ram_bytes, ram_bytes_for_dim, AdaptError, AdaptRam, Calibration, Head, Optimizer, Session,
+    Setting, Store, TrainConfig, Trainer, Validation, Workspace, FEATURE_BUCKETS,
 };
 use hone::{Model, Runner};
 use hone_build::testutil::{tiny_model, tiny_transformer, LABELS};
@@ -168,6 +168,105 @@ fn enrolment_errors_are_typed() {
             capacity: 8
         })
     );
+}
+
+#[test]
+fn forgetting_a_class_moves_the_later_ones_down() {
+    let blob = pretrained(&tiny_transformer().unwrap());
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
+    let mut s = vec![0u32; m.scratch_words()];
+    let mut r = Runner::new(&m, &mut s).unwrap();
+    let (mut head, mut store, [weather, volume]) = enrolled(&m, &mut r, 4);
+    let old = head.old_classes();
+    let (vw, vb, va) = head.new_row(volume - old).unwrap();
+    let (vw, vb, va) = (vw.to_vec(), vb, va.to_vec());
+    let vprior = head.prior_bias(volume - old);
+    let olds: Vec<u16> = store
+        .iter()
+        .filter(|e| usize::from(e.label) < old)
+        .map(|e| e.label)
+        .collect();
+    let volume_feats: Vec<_> = store
+        .iter()
+        .filter(|e| usize::from(e.label) == volume)
+        .map(|e| e.feat)
+        .collect();
+    // Pre-trained classes and ids past the enrolled ones cannot be forgotten.
+    assert_eq!(head.forget(0), Err(AdaptError::UnknownLabel));
+    assert_eq!(head.forget(head.num_classes()), Err(AdaptError::UnknownLabel));
+    assert_eq!(head.forget(weather), Ok(()));
+    assert_eq!(store.forget(weather as u16), WEATHER.len() - 1);
+    // `volume` now has `weather`'s id, with its row, bias, prior and examples.
+    assert_eq!((head.num_new(), head.label(weather)), (1, Some("volume")));
+    assert_eq!(head.find("weather"), None);
+    let (w, b, a) = head.new_row(weather - old).unwrap();
+    assert_eq!((w, b, a), (&vw[..], vb, &va[..]));
+    assert_eq!(head.prior_bias(weather - old), vprior);
+    let moved: Vec<_> = store
+        .iter()
+        .filter(|e| usize::from(e.label) == weather)
+        .map(|e| e.feat)
+        .collect();
+    assert_eq!(moved, volume_feats);
+    let kept: Vec<u16> = store
+        .iter()
+        .filter(|e| usize::from(e.label) < old)
+        .map(|e| e.label)
+        .collect();
+    assert_eq!(kept, olds);
+    assert!(store.iter().all(|e| usize::from(e.label) < head.num_classes()));
+    // The freed slot is blank for the next enrolment.
+    let next = head.enrol("alarm").unwrap();
+    assert_eq!(next, volume);
+    let (w, b, _) = head.new_row(next - old).unwrap();
+    assert!(w.iter().all(|&x| x == 0.0) && b == 0.0);
+}
+
+#[test]
+fn a_session_forgets_enrolled_labels_only() {
+    let blob = pretrained(&tiny_model().unwrap());
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
+    let mut s = vec![0u32; m.scratch_words()];
+    let mut r = Runner::new(&m, &mut s).unwrap();
+    let mut ram = Box::new(AdaptRam::<F>::new());
+    let mut session = Session::new(&m, &mut ram).unwrap();
+    for p in WEATHER {
+        session.enrol(&mut r, p, "weather").unwrap();
+    }
+    session.enrol(&mut r, VOLUME[0], "volume").unwrap();
+    session.enrol(&mut r, PRETRAIN[0].0, LABELS[0]).unwrap();
+    assert_eq!(session.forget(LABELS[0]), Err(AdaptError::UnknownLabel));
+    assert_eq!(session.forget("nothing"), Err(AdaptError::UnknownLabel));
+    assert_eq!(session.forget("weather"), Ok(WEATHER.len()));
+    assert_eq!(session.forget("weather"), Err(AdaptError::UnknownLabel));
+    assert_eq!(session.num_classes(), m.num_classes() + 1);
+    assert_eq!(session.store.len(), 2);
+    assert_eq!(session.store.count(m.num_classes() as u16), 1);
+}
+
+#[test]
+fn top_is_the_classified_class_with_its_probability() {
+    for (name, blob) in models() {
+        let mut steps = HostSteps::new();
+        let m = Model::load(&blob, &mut steps).unwrap();
+        let mut s = vec![0u32; m.scratch_words()];
+        let mut r = Runner::new(&m, &mut s).unwrap();
+        let (head, _, _) = enrolled(&m, &mut r, 4);
+        let mut out = [0.0f32; 8];
+        let mut seen = std::collections::BTreeSet::new();
+        for p in OLD_PROMPTS.iter().chain(WEATHER).chain(VOLUME) {
+            let h = r.features(p).to_vec();
+            let c = head.classify(&h, &mut out);
+            let (top, prob) = head.top(&h);
+            assert_eq!(top, c, "{name} {p}");
+            let want = out[c].exp();
+            assert!((prob - want).abs() < 1e-5, "{name} {p}: {prob} vs {want}");
+            seen.insert(c);
+        }
+        assert!(seen.len() >= 2, "{name}: {seen:?}");
+    }
 }
 
 #[test]

@@ -7,7 +7,7 @@ use heapless::{String, Vec};
 use super::{AdaptError, Store};
 use crate::model::{Classifier, Model};
 use crate::ops;
-use crate::quant::sqrt_f32;
+use crate::quant::{exp_f32, sqrt_f32};
 
 /// Longest label name (bytes) of an enrolled class.
 pub const LABEL_LEN: usize = 32;
@@ -161,6 +161,29 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
         self.rows = NewRows::new();
     }
 
+    /// Forgets enrolled class `c`: the classes enrolled after it move down one id (their rows,
+    /// biases, prior centres and names keep their order). Fails with
+    /// [`AdaptError::UnknownLabel`] for a pre-trained class or an id past the enrolled ones.
+    pub fn forget(&mut self, c: usize) -> Result<(), AdaptError> {
+        let k = c
+            .checked_sub(self.old_classes())
+            .filter(|&k| k < self.num_new())
+            .ok_or(AdaptError::UnknownLabel)?;
+        let r = &mut self.rows;
+        r.names.remove(k);
+        // `names` was `k + 1..` long, so every row from `k` on exists (at most NEW).
+        r.w[k..].rotate_left(1);
+        r.b[k..].rotate_left(1);
+        r.anchor[k..].rotate_left(1);
+        r.anchor_b[k..].rotate_left(1);
+        let last = NEW - 1;
+        r.w[last] = [0.0; F];
+        r.b[last] = 0.0;
+        r.anchor[last] = [f16::ZERO; F];
+        r.anchor_b[last] = 0.0;
+        Ok(())
+    }
+
     /// Pre-trained or enrolled weight `W[c][f]` (0.0 out of range).
     pub fn weight(&self, c: usize, f: usize) -> f32 {
         match c.checked_sub(self.old_classes()) {
@@ -197,6 +220,28 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
             }
         }
         acc
+    }
+
+    /// The most likely class for `h` and its probability, without a buffer of log-probabilities:
+    /// the same class as [`Head::classify`] (the first of equal logits), its softmax probability
+    /// accumulated in one pass over the classes (NaN logits never win and add nothing).
+    pub fn top(&self, h: &[f32]) -> (usize, f32) {
+        let (mut best, mut max, mut sum) = (0, f32::NEG_INFINITY, 0.0f32);
+        for c in 0..self.num_classes() {
+            let z = self.logit(c, h);
+            if z > max {
+                // Rescale the sum so far to the new maximum (0 before the first class).
+                sum = sum * exp_f32(max - z) + 1.0;
+                (best, max) = (c, z);
+            } else {
+                let e = exp_f32(z - max);
+                if !e.is_nan() {
+                    sum += e;
+                }
+            }
+        }
+        let p = if sum > 0.0 { 1.0 / sum } else { 0.0 };
+        (best, p)
     }
 
     /// Writes the logits of every class into `out` (as many as fit); returns how many.

@@ -1,6 +1,7 @@
 //! The adaptation session: one model's enrolled head, example store and training workspace
-//! at fixed capacities, and the steps a device takes on them (enrol, train, classify, digest,
-//! clear). Golden adaptation vectors (`hone-golden`) script these steps on host and device.
+//! at fixed capacities, and the steps a device takes on them (enrol, train, classify, predict,
+//! forget, digest, clear). Golden adaptation vectors (`hone-golden`) script these steps on
+//! host and device.
 //!
 //! Capacities: [`SESSION_NEW`] classes, [`SESSION_EXAMPLES`] examples and
 //! [`SESSION_SLOTS`] optimiser slots are fixed; the feature capacity `F` is the caller's (a
@@ -129,6 +130,27 @@ impl<'r, 'm, 'a, const F: usize> Session<'r, 'm, 'a, F> {
         out: &mut [f32],
     ) -> usize {
         self.head.classify(runner.features(prompt), out)
+    }
+
+    /// The most likely class for `prompt` with the adapted head and its probability
+    /// ([`Head::top`]: no buffer of log-probabilities needed).
+    pub fn predict(&self, runner: &mut Runner<'_, '_, '_>, prompt: &str) -> (usize, f32) {
+        self.head.top(runner.features(prompt))
+    }
+
+    /// Forgets the enrolled class `label` and its examples; classes enrolled after it move
+    /// down one id. Returns how many examples were removed. Fails with
+    /// [`AdaptError::UnknownLabel`] when `label` is not an enrolled class (pre-trained
+    /// classes cannot be forgotten).
+    pub fn forget(&mut self, label: &str) -> Result<usize, AdaptError> {
+        let c = self
+            .head
+            .find(label)
+            .filter(|&c| c >= self.head.old_classes())
+            .ok_or(AdaptError::UnknownLabel)?;
+        let c16 = u16::try_from(c).map_err(|_| AdaptError::UnknownLabel)?;
+        self.head.forget(c)?;
+        Ok(self.store.forget(c16))
     }
 
     /// FNV-1a digest of the whole adaptation state: enrolled names, rows, biases, prior

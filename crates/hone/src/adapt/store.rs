@@ -78,6 +78,16 @@ impl<const N: usize, const F: usize> Store<N, F> {
         before - self.items.len()
     }
 
+    /// Removes the examples of class `label` and moves the examples of later classes down one
+    /// id, following [`Head::forget`] of that class; returns how many examples were removed.
+    pub fn forget(&mut self, label: u16) -> usize {
+        let removed = self.remove_label(label);
+        for e in self.items.iter_mut().filter(|e| e.label > label) {
+            e.label -= 1;
+        }
+        removed
+    }
+
     /// Adds an example of class `label` with features `h` (`h.len() ≤ F`, finite). Returns
     /// the class of the example evicted to make room, if any.
     pub fn add(&mut self, label: u16, h: &[f32]) -> Result<Option<u16>, AdaptError> {
