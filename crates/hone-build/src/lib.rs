@@ -1,11 +1,14 @@
 //! # hone-build
 //!
 //! Host-side construction of `.hone` model blobs for the [`hone`] runtime: the blob builder
-//! and arena planner ([`ModelBuilder`]), quantisation in f64 for exporters ([`quant`]), and
+//! and arena planner ([`ModelBuilder`]), quantisation in f64 for exporters ([`quant`]),
 //! small deterministic test models ([`testutil`]) used by tests, docs, golden vectors and
-//! firmware bring-up; Ed25519 keys and signed envelopes for model updates ([`signed`]). None of this runs on a device: the runtime crate only reads blobs.
+//! firmware bring-up, Ed25519 keys and signed envelopes for model updates ([`signed`]), and
+//! a NOR flash simulated in memory ([`flash`]) for the persistence of adaptation. None of
+//! this runs on a device: the runtime crate only reads blobs.
 
 pub mod builder;
+pub mod flash;
 pub mod quant;
 pub mod signed;
 pub mod testutil;

@@ -4,152 +4,16 @@
 mod adapt_common;
 
 use adapt_common::*;
-use embedded_storage::nor_flash::{
-    ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
-};
 use hone::adapt::persist::{max_state_bytes, Journal};
 use hone::adapt::{AdaptError, Head, NewRows, Optimizer, Store, Trainer, Validation, Workspace};
 use hone::{Model, Runner};
+use hone_build::flash::SimFlash;
 use hone_build::testutil::{build_static, tiny_model};
 use hone_build::HostSteps;
 
-const WS: usize = 4;
+/// Sector size of the simulated flash.
 const ES: usize = 256;
 const SLOT: usize = 8 * 1024;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SimError {
-    /// Misaligned or out of bounds (the flash driver would refuse).
-    Bad,
-    /// Programming a word that is not erased (NOR can only clear bits once per erase).
-    NotErased,
-    /// Power was cut.
-    PowerLost,
-}
-
-impl NorFlashError for SimError {
-    fn kind(&self) -> NorFlashErrorKind {
-        match self {
-            SimError::Bad => NorFlashErrorKind::NotAligned,
-            _ => NorFlashErrorKind::Other,
-        }
-    }
-}
-
-/// NOR flash: 4-byte program unit, 256-byte sectors. With a budget, the step (word program
-/// or sector erase) past the budget is interrupted — a torn word keeps only its first two
-/// bytes programmed, a torn erase only its first half erased (or, with `clean`, the cut
-/// falls just before that step) — and every later access fails.
-#[derive(Debug, Clone)]
-struct SimFlash {
-    mem: Vec<u8>,
-    budget: Option<usize>,
-    clean: bool,
-    steps: usize,
-    dead: bool,
-}
-
-impl SimFlash {
-    fn new(bytes: usize) -> Self {
-        Self {
-            mem: vec![0xFF; bytes],
-            budget: None,
-            clean: false,
-            steps: 0,
-            dead: false,
-        }
-    }
-
-    /// The same chip after a power cycle.
-    fn reboot(&self) -> Self {
-        Self {
-            mem: self.mem.clone(),
-            budget: None,
-            clean: false,
-            steps: 0,
-            dead: false,
-        }
-    }
-
-    /// `Ok(true)`: the step completes; `Ok(false)`: it is torn now.
-    fn tick(&mut self) -> Result<bool, SimError> {
-        if self.dead {
-            return Err(SimError::PowerLost);
-        }
-        self.steps += 1;
-        match self.budget {
-            Some(b) if self.steps > b => {
-                self.dead = true;
-                Ok(false)
-            }
-            _ => Ok(true),
-        }
-    }
-}
-
-impl ErrorType for SimFlash {
-    type Error = SimError;
-}
-
-impl ReadNorFlash for SimFlash {
-    const READ_SIZE: usize = 1;
-    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), SimError> {
-        if self.dead {
-            return Err(SimError::PowerLost);
-        }
-        let o = offset as usize;
-        let src = self.mem.get(o..o + bytes.len()).ok_or(SimError::Bad)?;
-        bytes.copy_from_slice(src);
-        Ok(())
-    }
-    fn capacity(&self) -> usize {
-        self.mem.len()
-    }
-}
-
-impl NorFlash for SimFlash {
-    const WRITE_SIZE: usize = WS;
-    const ERASE_SIZE: usize = ES;
-    fn erase(&mut self, from: u32, to: u32) -> Result<(), SimError> {
-        let (from, to) = (from as usize, to as usize);
-        if !from.is_multiple_of(ES) || !to.is_multiple_of(ES) || from > to || to > self.mem.len() {
-            return Err(SimError::Bad);
-        }
-        for s in (from..to).step_by(ES) {
-            if !self.tick()? {
-                if !self.clean {
-                    self.mem[s..s + ES / 2].fill(0xFF);
-                }
-                return Err(SimError::PowerLost);
-            }
-            self.mem[s..s + ES].fill(0xFF);
-        }
-        Ok(())
-    }
-    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
-        let o = offset as usize;
-        if !o.is_multiple_of(WS)
-            || !bytes.len().is_multiple_of(WS)
-            || o + bytes.len() > self.mem.len()
-        {
-            return Err(SimError::Bad);
-        }
-        for (i, word) in bytes.chunks(WS).enumerate() {
-            let at = o + i * WS;
-            if self.mem[at..at + WS].iter().any(|&b| b != 0xFF) {
-                return Err(SimError::NotErased);
-            }
-            if !self.tick()? {
-                if !self.clean {
-                    self.mem[at..at + 2].copy_from_slice(&word[..2]);
-                }
-                return Err(SimError::PowerLost);
-            }
-            self.mem[at..at + WS].copy_from_slice(word);
-        }
-        Ok(())
-    }
-}
 
 const F64: usize = 64;
 type H<'m, 'a> = Head<'m, 'a, NEW, F64>;
@@ -224,7 +88,7 @@ fn save_then_load_round_trips_exactly() {
     let m = Model::load(&blob, &mut steps).unwrap();
     assert_eq!(m.feature_dim(), 48);
     let [a, b, c] = states(&m);
-    let mut flash = SimFlash::new(2 * SLOT);
+    let mut flash = SimFlash::<ES>::new(2 * SLOT);
     assert_eq!(load(&flash, &m), None);
     for (i, st) in [&a, &b, &c, &a].into_iter().enumerate() {
         let (f, seq) = save(flash, &m, st);
@@ -244,7 +108,7 @@ fn a_power_cut_at_any_step_leaves_the_previous_or_the_new_state() {
     let mut steps = HostSteps::new();
     let m = Model::load(&blob, &mut steps).unwrap();
     let [a, b, c] = states(&m);
-    let blank = SimFlash::new(2 * SLOT);
+    let blank = SimFlash::<ES>::new(2 * SLOT);
     let (one, _) = save(blank.clone(), &m, &a);
     let (two, _) = save(one.clone(), &m, &b);
     let mut cut_points = 0;
@@ -254,11 +118,9 @@ fn a_power_cut_at_any_step_leaves_the_previous_or_the_new_state() {
         (&two, Some(&b), &c),
     ] {
         // Steps of an uninterrupted save.
-        let mut probe = before.reboot();
-        probe.budget = Some(usize::MAX);
-        let (probe, res) = save(probe, &m, next);
+        let (probe, res) = save(before.reboot(), &m, next);
         res.unwrap();
-        let total = probe.steps;
+        let total = probe.steps();
         eprintln!(
             "save of {} examples: {total} write/erase steps",
             next.1.len()
@@ -267,8 +129,7 @@ fn a_power_cut_at_any_step_leaves_the_previous_or_the_new_state() {
         for cut in 0..=total {
             for clean in [false, true] {
                 let mut f = before.reboot();
-                f.budget = Some(cut);
-                f.clean = clean;
+                f.cut_after(cut, clean);
                 let (f, res) = save(f, &m, next);
                 let loaded = load(&f, &m);
                 if cut == total {
@@ -298,13 +159,13 @@ fn a_corrupted_latest_slot_falls_back_to_the_previous_state() {
     let mut steps = HostSteps::new();
     let m = Model::load(&blob, &mut steps).unwrap();
     let [a, b, _] = states(&m);
-    let (f, _) = save(SimFlash::new(2 * SLOT), &m, &a);
+    let (f, _) = save(SimFlash::<ES>::new(2 * SLOT), &m, &a);
     let (mut f, _) = save(f, &m, &b);
     // b is in slot 1; flip one payload bit (a bit decay or a stray write).
-    f.mem[SLOT + 100] ^= 0x10;
+    f.image_mut()[SLOT + 100] ^= 0x10;
     assert_eq!(load(&f, &m).as_ref(), Some(&a));
     // Only garbage: nothing loads, nothing panics.
-    f.mem[40] ^= 0x01;
+    f.image_mut()[40] ^= 0x01;
     assert_eq!(load(&f, &m), None);
 }
 
@@ -314,7 +175,7 @@ fn incompatible_or_oversized_states_and_bad_regions_are_refused() {
     let mut steps = HostSteps::new();
     let m = Model::load(&blob, &mut steps).unwrap();
     let [a, b, _] = states(&m);
-    let (f, _) = save(SimFlash::new(2 * SLOT), &m, &a);
+    let (f, _) = save(SimFlash::<ES>::new(2 * SLOT), &m, &a);
     // Another model (same feature length, other head): Incompatible, head untouched.
     let other_blob = pretrained(&build_static(64, 48, 0x5eed_0006).unwrap());
     let mut other_steps = HostSteps::new();
@@ -349,7 +210,7 @@ fn incompatible_or_oversized_states_and_bad_regions_are_refused() {
     // Misaligned, too small or out-of-chip regions.
     for (base, len) in [(1, 2 * SLOT as u32), (0, ES as u32), (0, 4 * SLOT as u32)] {
         assert_eq!(
-            Journal::open(SimFlash::new(2 * SLOT), base, len).err(),
+            Journal::open(SimFlash::<ES>::new(2 * SLOT), base, len).err(),
             Some(AdaptError::Storage)
         );
     }
@@ -389,14 +250,14 @@ fn a_region_sized_by_max_state_bytes_holds_a_full_state() {
     let bound = max_state_bytes(NEW, d, N).unwrap();
     let region = Journal::<SimFlash>::region_len(bound).unwrap();
     assert!(region.is_multiple_of(2 * ES as u32));
-    let mut j = Journal::open(SimFlash::new(region as usize), 0, region).unwrap();
+    let mut j = Journal::open(SimFlash::<ES>::new(region as usize), 0, region).unwrap();
     assert!(j.capacity() >= bound);
     assert_eq!(j.save(&head, &store), Ok(1));
     let mut back = (H::new(&m).unwrap(), S::new());
     assert_eq!(j.load(&mut back.0, &mut back.1), Ok(1));
     assert_eq!((back.0.rows(), &back.1), (head.rows(), &store));
     // The bound is an upper bound, and not a loose one.
-    let mut j = Journal::open(SimFlash::new(4 * ES), 0, 4 * ES as u32).unwrap();
+    let mut j = Journal::open(SimFlash::<ES>::new(4 * ES), 0, 4 * ES as u32).unwrap();
     let Err(AdaptError::StateTooLarge { bytes, slot }) = j.save(&head, &store) else {
         panic!("a full state fits {} bytes", j.capacity());
     };
