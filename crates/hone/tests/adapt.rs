@@ -224,7 +224,7 @@ fn forgetting_a_class_moves_the_later_ones_down() {
 }
 
 #[test]
-fn a_session_forgets_enrolled_labels_only() {
+fn a_session_enrols_only_stored_examples_and_forgets_enrolled_labels_only() {
     let blob = pretrained(&tiny_model().unwrap());
     let mut steps = HostSteps::new();
     let m = Model::load(&blob, &mut steps).unwrap();
@@ -237,6 +237,12 @@ fn a_session_forgets_enrolled_labels_only() {
     }
     session.enrol(&mut r, VOLUME[0], "volume").unwrap();
     session.enrol(&mut r, PRETRAIN[0].0, LABELS[0]).unwrap();
+    // A refused prompt enrols nothing.
+    assert_eq!(
+        session.enrol(&mut r, "  ", "ghost"),
+        Err(AdaptError::EmptyPrompt)
+    );
+    assert_eq!(session.head.find("ghost"), None);
     assert_eq!(session.forget(LABELS[0]), Err(AdaptError::UnknownLabel));
     assert_eq!(session.forget("nothing"), Err(AdaptError::UnknownLabel));
     assert_eq!(session.forget("weather"), Ok(WEATHER.len()));

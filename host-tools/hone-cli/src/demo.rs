@@ -7,9 +7,6 @@ use hone_build::HostSteps;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use embedded_storage::nor_flash::{
-    ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
-};
 use hone::adapt::persist::{max_state_bytes, Journal};
 use hone::adapt::{
     ram_bytes, with_feature_capacity, AdaptError, CapacityFn, Head, Store, TrainConfig, Trainer,
@@ -19,13 +16,14 @@ use hone::Model;
 use hone::Runner;
 use serde::Deserialize;
 
+use crate::flash::FileFlash;
+
 /// Capacities of the demo's adaptation state (the device's session); the feature capacity
 /// `F` is the one `hone::adapt::with_feature_capacity` picks for the model's features. The
 /// journal's flash region is sized to hold a state of these capacities.
 const NEW: usize = SESSION_NEW;
 const STORE: usize = SESSION_EXAMPLES;
 const SLOTS: usize = SESSION_SLOTS;
-const ERASE: usize = 4096;
 
 /// Arguments of `hone demo`.
 #[derive(Debug, clap::Args)]
@@ -67,71 +65,6 @@ pub struct DemoTest {
     pub prompt: String,
     /// The expected intent (a new or a pre-trained one).
     pub intent: String,
-}
-
-/// NOR flash simulated in memory (erased bytes are 0xFF, writes only clear bits), saved to and
-/// loaded from a file so that the state outlives the process.
-struct FileFlash {
-    bytes: Vec<u8>,
-}
-
-#[derive(Debug)]
-struct FlashError(NorFlashErrorKind);
-
-impl NorFlashError for FlashError {
-    fn kind(&self) -> NorFlashErrorKind {
-        self.0
-    }
-}
-
-impl ErrorType for FileFlash {
-    type Error = FlashError;
-}
-
-impl ReadNorFlash for FileFlash {
-    const READ_SIZE: usize = 1;
-    fn read(&mut self, offset: u32, out: &mut [u8]) -> Result<(), FlashError> {
-        let s = offset as usize;
-        let src = self
-            .bytes
-            .get(s..s + out.len())
-            .ok_or(FlashError(NorFlashErrorKind::OutOfBounds))?;
-        out.copy_from_slice(src);
-        Ok(())
-    }
-    fn capacity(&self) -> usize {
-        self.bytes.len()
-    }
-}
-
-impl NorFlash for FileFlash {
-    const WRITE_SIZE: usize = 4;
-    const ERASE_SIZE: usize = ERASE;
-    fn erase(&mut self, from: u32, to: u32) -> Result<(), FlashError> {
-        let (f, t) = (from as usize, to as usize);
-        if !f.is_multiple_of(ERASE) || !t.is_multiple_of(ERASE) || t < f {
-            return Err(FlashError(NorFlashErrorKind::NotAligned));
-        }
-        self.bytes
-            .get_mut(f..t)
-            .ok_or(FlashError(NorFlashErrorKind::OutOfBounds))?
-            .fill(0xFF);
-        Ok(())
-    }
-    fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
-        let s = offset as usize;
-        if !s.is_multiple_of(Self::WRITE_SIZE) || !data.len().is_multiple_of(Self::WRITE_SIZE) {
-            return Err(FlashError(NorFlashErrorKind::NotAligned));
-        }
-        let dst = self
-            .bytes
-            .get_mut(s..s + data.len())
-            .ok_or(FlashError(NorFlashErrorKind::OutOfBounds))?;
-        for (d, &b) in dst.iter_mut().zip(data) {
-            *d &= b;
-        }
-        Ok(())
-    }
 }
 
 fn predict_all<const N: usize, const F: usize>(
@@ -285,27 +218,20 @@ fn run_with<const F: usize>(
         n = demo.test.len()
     );
 
-    // 3. Save through the journal (two alternating slots), write the flash image to a file,
-    //    read it back into a fresh head and store, and check the predictions survived.
+    // 3. Save through the journal (two alternating slots) into a flash backed by a file,
+    //    open the file again as a rebooted device would, read the state back into a fresh
+    //    head and store, and check the predictions survived.
     let region = max_state_bytes(NEW, F, STORE)
         .and_then(Journal::<FileFlash>::region_len)
         .context("the demo's adaptation state exceeds 4 GiB")?;
-    let flash = FileFlash {
-        bytes: vec![0xFF; region as usize],
-    };
+    let flash = FileFlash::create(&args.state, region as usize)?;
     let mut journal = Journal::open(flash, 0, region).map_err(|e| anyhow::anyhow!("{e}"))?;
     let seq = journal
         .save(&head, &store)
         .map_err(|e| anyhow::anyhow!("saving: {e}"))?;
-    if let Some(dir) = args.state.parent() {
-        std::fs::create_dir_all(dir).ok();
-    }
-    std::fs::write(&args.state, &journal.into_inner().bytes)
-        .with_context(|| format!("cannot write {}", args.state.display()))?;
-    let bytes = std::fs::read(&args.state)
-        .with_context(|| format!("cannot read {}", args.state.display()))?;
-    let mut journal =
-        Journal::open(FileFlash { bytes }, 0, region).map_err(|e| anyhow::anyhow!("{e}"))?;
+    drop(journal);
+    let flash = FileFlash::open(&args.state, region as usize)?;
+    let mut journal = Journal::open(flash, 0, region).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut head2 = Box::new(Head::<NEW, F>::new(model).map_err(|e| anyhow::anyhow!("{e}"))?);
     let mut store2: Box<Store<STORE, F>> = Box::default();
     let seq2 = journal

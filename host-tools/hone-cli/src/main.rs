@@ -22,6 +22,7 @@ mod blob;
 mod demo;
 mod eval;
 mod export;
+mod flash;
 mod golden;
 mod inspect;
 mod progress;

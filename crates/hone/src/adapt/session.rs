@@ -102,17 +102,26 @@ impl<'r, 'm, 'a, const F: usize> Session<'r, 'm, 'a, F> {
     }
 
     /// Collects `prompt` as an example of `label` (enrolled if new); returns the class id.
-    /// Fails when the label cannot be enrolled or the store is full.
+    /// Fails when the label cannot be enrolled or the prompt has no tokens besides the
+    /// model's special ones ([`Store::collect`]); a label enrolled for a prompt that is then
+    /// refused is forgotten again.
     pub fn enrol(
         &mut self,
         runner: &mut Runner<'_, '_, '_>,
         prompt: &str,
         label: &str,
     ) -> Result<usize, AdaptError> {
+        let new = self.head.find(label).is_none();
         let class = self.head.class_id(label)?;
-        let label16 = u16::try_from(class).map_err(|_| AdaptError::UnknownLabel)?;
-        self.store.add(label16, runner.features(prompt))?;
-        Ok(class)
+        match self.store.collect(runner, &self.head, prompt, class) {
+            Ok(_) => Ok(class),
+            Err(e) => {
+                if new {
+                    self.head.forget(class)?;
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Imprints the enrolled classes from their examples and fine-tunes them.
