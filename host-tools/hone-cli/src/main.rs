@@ -8,6 +8,8 @@
 //! * `golden`: golden vectors for the firmware ([`golden`]).
 //! * `keygen`, `sign`: Ed25519 keys and signed model envelopes ([`sign`]).
 //! * `bench`: Cortex-M4 instruction counts under QEMU ([`mod@bench`]).
+//! * `demo`: enrol the demo file's intents, save and reload ([`demo`]).
+//! * `console`: the device's personalisation console on stdin/stdout ([`console`]).
 
 use std::process::ExitCode;
 
@@ -19,6 +21,7 @@ mod out;
 mod args;
 mod bench;
 mod blob;
+mod console;
 mod demo;
 mod eval;
 mod export;
@@ -65,6 +68,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Classify, enrol the demo file's new intents on the device path, save and reload.
     Demo(demo::DemoArgs),
+    /// The device's personalisation console on stdin/stdout, its state in a flash file.
+    Console(console::ConsoleArgs),
     /// The evaluation protocol on an intent data set (CLINC150 layout).
     Eval(eval::EvalArgs),
     /// Generate an Ed25519 key pair for signing model updates.
@@ -81,6 +86,7 @@ fn main() -> ExitCode {
         Command::Golden(a) => golden::run(a).map(|_| ()),
         Command::Bench(a) => bench::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Console(a) => console::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Keygen(a) => sign::keygen(a),
         Command::Sign(a) => sign::sign(a),
