@@ -37,7 +37,10 @@ fn console(flash: &Path, input: &[u8]) -> (String, Vec<String>) {
     let (banner, replies) = stdout
         .split_once("type a prompt to classify it, or :help\n")
         .expect("banner");
-    (banner.to_string(), replies.lines().map(str::to_string).collect())
+    (
+        banner.to_string(),
+        replies.lines().map(str::to_string).collect(),
+    )
 }
 
 #[test]
@@ -56,10 +59,14 @@ fn a_taught_intent_is_recognised_and_survives_a_restart() {
     assert!(banner.contains("no saved state"), "{banner}");
     assert_eq!(r.len(), 6, "{r:#?}");
     assert!(!r[0].starts_with("water_plants"), "{}", r[0]);
-    assert!(r[1].starts_with("taught water_plants (new): 1 example"), "{}", r[1]);
+    assert!(
+        r[1].starts_with("taught water_plants (new): 1 example"),
+        "{}",
+        r[1]
+    );
     assert!(r[3].starts_with("taught water_plants (enrolled): 3 examples"));
     assert!(
-        (r[4].starts_with("improved: ") || r[4].starts_with("rolled back: "))
+        (r[4].starts_with("improved: ") || r[4].starts_with("rolled back to the imprinted head: "))
             && r[4].ends_with("; saved #1"),
         "{}",
         r[4]
@@ -82,9 +89,10 @@ fn a_taught_intent_is_recognised_and_survives_a_restart() {
 fn bad_lines_get_error_lines_and_the_session_ends_cleanly_at_eof() {
     let dir = scratch_dir("cli-console-bad");
     let flash = dir.join("state.bin");
-    let mut input = b":fly\n:teach\n:teach \"two words\" text\n:forget nobody\n:train\n:threshold 7\n\
+    let mut input =
+        b":fly\n:teach\n:teach \"two words\" text\n:forget nobody\n:train\n:threshold 7\n\
                       :teach x \xff\xfe\n\r\n\n"
-        .to_vec();
+            .to_vec();
     // A last line without a line break, and a prompt in invalid UTF-8.
     input.extend_from_slice(b"\xc3(\n:labels");
     let (_, r) = console(&flash, &input);

@@ -55,15 +55,33 @@ pub enum ParseError<'l> {
 
 /// Usage of every command, in `:help` order.
 pub const USAGE: [(&str, &str); 9] = [
-    (":teach LABEL TEXT", "collect TEXT as an example of LABEL (new or existing)"),
-    (":train", "adapt to the collected examples (never worse), then save"),
-    (":forget LABEL", "remove an enrolled label and its examples, then save"),
+    (
+        ":teach LABEL TEXT",
+        "collect TEXT as an example of LABEL (new or existing)",
+    ),
+    (
+        ":train",
+        "adapt to the collected examples (never worse), then save",
+    ),
+    (
+        ":forget LABEL",
+        "remove an enrolled label and its examples, then save",
+    ),
     (":labels", "list pre-trained and enrolled labels"),
     (":save", "save the adaptation state now"),
-    (":stats", "RAM of the adaptation state, examples held, journal generation"),
-    (":threshold [X]", "show or set the confidence under which a prompt is unknown"),
+    (
+        ":stats",
+        "RAM of the adaptation state, examples held, journal generation",
+    ),
+    (
+        ":threshold [X]",
+        "show or set the confidence under which a prompt is unknown",
+    ),
     (":help", "this list"),
-    ("TEXT", "classify TEXT: prints LABEL CONFIDENCE, or unknown CONFIDENCE"),
+    (
+        "TEXT",
+        "classify TEXT: prints LABEL CONFIDENCE, or unknown CONFIDENCE",
+    ),
 ];
 
 fn usage(i: usize) -> &'static str {
@@ -183,11 +201,9 @@ impl fmt::Display for Shown<'_> {
 impl fmt::Display for ParseError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ParseError::Unknown(c) => write!(
-                f,
-                "unknown command `:{}` (:help lists them)",
-                Shown(c)
-            ),
+            ParseError::Unknown(c) => {
+                write!(f, "unknown command `:{}` (:help lists them)", Shown(c))
+            }
             ParseError::Usage(u) => write!(f, "usage: {u}"),
             ParseError::BadLabel(l) => write!(
                 f,

@@ -219,7 +219,7 @@ impl<'r, 'm, 'a, 's, Fl: NorFlash, const F: usize> Console<'r, 'm, 'a, 's, Fl, F
         if r.rolled_back {
             write!(
                 out,
-                "rolled back: training did not improve the validation loss ({:.3})",
+                "rolled back to the imprinted head: fine-tuning did not lower the validation loss ({:.3})",
                 r.val_before
             )?;
         } else {

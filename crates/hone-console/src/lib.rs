@@ -4,15 +4,6 @@
 //! answers a host terminal (`hone console`) and a device's serial port. A firmware feeds it
 //! each received line and sends back what it writes.
 //!
-//! ```text
-//! > turn the lights off
-//! turn_off_lights 0.91
-//! > :teach water_plants water the garden now
-//! taught water_plants (new): 1 example; :train to learn
-//! > :train
-//! improved: validation loss 0.812 -> 0.304 (12 epochs); saved #1
-//! ```
-//!
 //! # Protocol
 //!
 //! One line in, one or more lines out ([`command`] parses, [`Console::line`] answers):
@@ -34,6 +25,26 @@
 //! [`NorFlash`](embedded_storage::nor_flash::NorFlash) region holding the power-safe journal
 //! ([`hone::adapt::persist::Journal`], sized by [`region_len`]). At start it restores the
 //! latest state saved for its model ([`Console::restored`]).
+//!
+//! ```
+//! use hone::adapt::AdaptRam;
+//! use hone::{Model, Runner, Steps};
+//! use hone_console::{region_len, Console};
+//! # let blob = hone_build::testutil::tiny_model().unwrap();
+//! # type Flash = hone_build::flash::SimFlash<256>;
+//! let mut steps = Steps::<8>::new();
+//! let model = Model::load(&blob, &mut steps)?;
+//! let mut scratch = vec![0u32; model.scratch_words()]; // a `static` on a device
+//! let runner = Runner::new(&model, &mut scratch)?;
+//! let mut ram = Box::new(AdaptRam::<16>::new()); // a `static` on a device
+//! let len = region_len::<Flash>(&model).ok_or("region too large")?;
+//! let flash = Flash::new(len as usize); // the device's NorFlash driver
+//! let mut console = Console::new(runner, &mut ram, flash, 0, len)?;
+//! let mut reply = String::new(); // e.g. a `heapless::String` on a device
+//! console.line(":teach weather what is the weather today", &mut reply)?;
+//! assert!(reply.starts_with("taught weather (new)"));
+//! # Ok::<(), Box<dyn core::error::Error>>(())
+//! ```
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -56,8 +56,7 @@ fn tiny() -> Vec<u8> {
 /// Each reply is whole lines; an error reply is exactly one line.
 fn well_formed(reply: &str) {
     assert!(reply.is_empty() || reply.ends_with('\n'), "{reply:?}");
-    if reply.contains("error:") && !reply.starts_with("improved") && !reply.starts_with("rolled")
-    {
+    if reply.contains("error:") && !reply.starts_with("improved") && !reply.starts_with("rolled") {
         assert!(reply.starts_with("error: "), "{reply:?}");
         assert_eq!(reply.lines().count(), 1, "{reply:?}");
     }
@@ -88,7 +87,10 @@ fn lines_parse_into_commands_or_say_why_not() {
         parse(":teach \"water plants\" water the garden"),
         Err(ParseError::QuotedLabel)
     );
-    assert_eq!(parse(":forget \"water plants\""), Err(ParseError::QuotedLabel));
+    assert_eq!(
+        parse(":forget \"water plants\""),
+        Err(ParseError::QuotedLabel)
+    );
     let long = "x".repeat(LABEL_LEN + 1);
     let line = format!(":teach {long} text");
     assert_eq!(parse(&line), Err(ParseError::BadLabel(&long)));
@@ -122,10 +124,13 @@ fn a_taught_intent_is_learned_saved_and_restored() {
     );
     assert!(banner.contains("no saved state"), "{banner}");
     assert!(!r[0].starts_with("water_plants"), "{}", r[0]);
-    assert_eq!(r[1], "taught water_plants (new): 1 example; :train to learn\n");
+    assert_eq!(
+        r[1],
+        "taught water_plants (new): 1 example; :train to learn\n"
+    );
     assert!(r[3].starts_with("taught water_plants (enrolled): 3 examples"));
     assert!(
-        (r[4].starts_with("improved: ") || r[4].starts_with("rolled back: "))
+        (r[4].starts_with("improved: ") || r[4].starts_with("rolled back to the imprinted head: "))
             && r[4].ends_with("; saved #1\n"),
         "{}",
         r[4]
@@ -189,11 +194,19 @@ fn forgetting_removes_the_label_and_its_examples_and_saves() {
     );
     assert_eq!(r[3], "forgot weather and its 2 examples; saved #1\n");
     assert!(r[4].starts_with("error: no enrolled label"));
-    assert!(r[5].ends_with("enrolled (1 of 16): volume (1)\n"), "{}", r[5]);
+    assert!(
+        r[5].ends_with("enrolled (1 of 16): volume (1)\n"),
+        "{}",
+        r[5]
+    );
     assert!(r[6].contains("examples 1 of"), "{}", r[6]);
     let (banner, r) = session(&blob, &mut flash, &[":labels"]);
     assert!(banner.contains("restored state #1"));
-    assert!(r[0].ends_with("enrolled (1 of 16): volume (1)\n"), "{}", r[0]);
+    assert!(
+        r[0].ends_with("enrolled (1 of 16): volume (1)\n"),
+        "{}",
+        r[0]
+    );
 }
 
 #[test]
@@ -237,7 +250,15 @@ fn the_threshold_decides_unknown() {
 fn help_lists_every_command() {
     let blob = tiny();
     let (_, r) = session(&blob, &mut flash_for(&blob), &[":help"]);
-    for c in [":teach", ":train", ":forget", ":labels", ":save", ":stats", ":threshold"] {
+    for c in [
+        ":teach",
+        ":train",
+        ":forget",
+        ":labels",
+        ":save",
+        ":stats",
+        ":threshold",
+    ] {
         assert!(r[0].contains(c), "{c}");
     }
 }
@@ -246,7 +267,11 @@ fn help_lists_every_command() {
 fn a_state_of_another_model_is_ignored_and_replaced() {
     let blob = tiny();
     let mut flash = Flash::new(64 * 1024);
-    let (_, r) = session(&blob, &mut flash, &[":teach weather weather today", ":save"]);
+    let (_, r) = session(
+        &blob,
+        &mut flash,
+        &[":teach weather weather today", ":save"],
+    );
     assert_eq!(r[1], "saved #1\n");
     let (banner, r) = session(SHIPPED, &mut flash, &[":save"]);
     assert!(banner.contains("another model"), "{banner}");
@@ -262,9 +287,39 @@ fn random_lines_never_stop_the_console() {
     let blob = tiny();
     let mut flash = flash_for(&blob);
     const PARTS: &[&str] = &[
-        ":teach", ":train", ":forget", ":labels", ":save", ":stats", ":threshold", ":help", ":",
-        "::", "weather", "volume", "turn", "the", "lights", "off", "play", "music", "0.5", "-1",
-        "nan", "\"", "'", "\t", "\r", "\n", "\u{0}", "é", "日本", "🦀", "!!!", "[CLS]", "[SEP]",
+        ":teach",
+        ":train",
+        ":forget",
+        ":labels",
+        ":save",
+        ":stats",
+        ":threshold",
+        ":help",
+        ":",
+        "::",
+        "weather",
+        "volume",
+        "turn",
+        "the",
+        "lights",
+        "off",
+        "play",
+        "music",
+        "0.5",
+        "-1",
+        "nan",
+        "\"",
+        "'",
+        "\t",
+        "\r",
+        "\n",
+        "\u{0}",
+        "é",
+        "日本",
+        "🦀",
+        "!!!",
+        "[CLS]",
+        "[SEP]",
     ];
     let mut rng = XorShift(0x1234_5678);
     let lines: Vec<String> = (0..1500)

@@ -194,7 +194,10 @@ fn forgetting_a_class_moves_the_later_ones_down() {
         .collect();
     // Pre-trained classes and ids past the enrolled ones cannot be forgotten.
     assert_eq!(head.forget(0), Err(AdaptError::UnknownLabel));
-    assert_eq!(head.forget(head.num_classes()), Err(AdaptError::UnknownLabel));
+    assert_eq!(
+        head.forget(head.num_classes()),
+        Err(AdaptError::UnknownLabel)
+    );
     assert_eq!(head.forget(weather), Ok(()));
     assert_eq!(store.forget(weather as u16), WEATHER.len() - 1);
     // `volume` now has `weather`'s id, with its row, bias, prior and examples.
@@ -215,7 +218,9 @@ fn forgetting_a_class_moves_the_later_ones_down() {
         .map(|e| e.label)
         .collect();
     assert_eq!(kept, olds);
-    assert!(store.iter().all(|e| usize::from(e.label) < head.num_classes()));
+    assert!(store
+        .iter()
+        .all(|e| usize::from(e.label) < head.num_classes()));
     // The freed slot is blank for the next enrolment.
     let next = head.enrol("alarm").unwrap();
     assert_eq!(next, volume);

@@ -43,8 +43,14 @@ pub fn run(args: &ConsoleArgs) -> Result<()> {
             run_with::<F>(self.args, self.model)
         }
     }
-    with_feature_capacity(model.feature_dim(), Run { args, model: &model })
-        .unwrap_or_else(|| bail!("features of {} exceed every capacity", model.feature_dim()))
+    with_feature_capacity(
+        model.feature_dim(),
+        Run {
+            args,
+            model: &model,
+        },
+    )
+    .unwrap_or_else(|| bail!("features of {} exceed every capacity", model.feature_dim()))
 }
 
 fn run_with<const F: usize>(args: &ConsoleArgs, model: &Model<'_>) -> Result<()> {
