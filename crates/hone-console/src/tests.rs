@@ -329,7 +329,7 @@ fn random_lines_never_stop_the_console() {
             for _ in 0..n {
                 let part = PARTS[(rng.next_u32() as usize) % PARTS.len()];
                 line.push_str(part);
-                if rng.next_u32() % 3 != 0 {
+                if !rng.next_u32().is_multiple_of(3) {
                     line.push(' ');
                 }
             }
