@@ -22,12 +22,14 @@ section "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p hone-rt --locked --target thumbv7em-none-eabihf -- -D warnings  # Arm DSP kernels
+cargo clippy -p hone-console --locked --target thumbv7em-none-eabihf -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 section "no_std builds"
 cargo build -p hone-rt --release --locked --target thumbv7em-none-eabihf
 cargo build -p hone-rt --release --locked --target thumbv6m-none-eabi
 cargo build -p hone-rt --release --locked --target thumbv7em-none-eabihf --features defmt
+cargo build -p hone-console --release --locked --target thumbv6m-none-eabi
 # The runtime as crates.io would receive it: packaged (the tests and benchmarks stay behind:
 # they need the workspace's unpublished crates) and built on its own.
 cargo publish --dry-run -p hone-rt --locked
