@@ -204,7 +204,7 @@ impl<'r, 'm, 'a, 's, Fl: NorFlash, const F: usize> Console<'r, 'm, 'a, 's, Fl, F
         writeln!(
             out,
             "taught {label} ({kind}): {n} example{}; :train to learn",
-            if n == 1 { "" } else { "s" }
+            plural(n)
         )
     }
 
@@ -235,7 +235,7 @@ impl<'r, 'm, 'a, 's, Fl: NorFlash, const F: usize> Console<'r, 'm, 'a, 's, Fl, F
     fn forget(&mut self, label: &str, out: &mut impl Write) -> fmt::Result {
         match self.session.forget(label) {
             Ok(n) => {
-                write!(out, "forgot {label} and its {n} examples")?;
+                write!(out, "forgot {label} and its {n} example{}", plural(n))?;
                 self.saved(out)
             }
             Err(_) if self.session.head.find(label).is_some() => writeln!(
@@ -293,5 +293,14 @@ impl<'r, 'm, 'a, 's, Fl: NorFlash, const F: usize> Console<'r, 'm, 'a, 's, Fl, F
             None => write!(out, "journal empty")?,
         }
         writeln!(out, " (slot {} bytes)", self.journal.capacity())
+    }
+}
+
+/// The plural ending of a count of `n`.
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
 }

@@ -13,7 +13,7 @@ use hone_build::testutil::{tiny_model, XorShift};
 use hone_build::HostSteps;
 
 use crate::command::{parse, Command, ParseError};
-use crate::{region_len, Console};
+use crate::{region_len, Console, Restored, DEFAULT_THRESHOLD};
 
 const SHIPPED: &[u8] = include_bytes!("../../../models/hone-intent/model.hone");
 /// Feature capacity of the shipped model (64 features) and of the test model.
@@ -278,6 +278,41 @@ fn a_state_of_another_model_is_ignored_and_replaced() {
     assert_eq!(r[0], "saved #2\n");
     let (banner, _) = session(SHIPPED, &mut flash, &[]);
     assert!(banner.contains("restored state #2"), "{banner}");
+}
+
+#[test]
+fn the_console_reports_what_it_restored_and_holds() {
+    let blob = tiny();
+    let mut steps = HostSteps::new();
+    let model = Model::load(&blob, &mut steps).unwrap();
+    let mut scratch = vec![0u32; model.scratch_words()];
+    let mut ram = Box::new(AdaptRam::<F>::new());
+    let mut flash = flash_for(&blob);
+    let len = flash.image().len() as u32;
+    let runner = Runner::new(&model, &mut scratch).unwrap();
+    let mut c = Console::new(runner, &mut ram, &mut flash, 0, len).unwrap();
+    assert_eq!((c.restored(), c.generation()), (Restored::Nothing, None));
+    assert_eq!(c.threshold(), DEFAULT_THRESHOLD);
+    let mut out = String::new();
+    c.line(":teach weather weather today", &mut out).unwrap();
+    c.line(":threshold 0.25", &mut out).unwrap();
+    c.line(":forget weather", &mut out).unwrap();
+    assert!(
+        out.contains("forgot weather and its 1 example; saved #1"),
+        "{out}"
+    );
+    assert_eq!((c.generation(), c.threshold()), (Some(1), 0.25));
+    assert_eq!(c.session().num_classes(), model.num_classes());
+    drop(c);
+    let runner = Runner::new(&model, &mut scratch).unwrap();
+    let c = Console::new(runner, &mut ram, &mut flash, 0, len).unwrap();
+    assert_eq!(
+        (c.restored(), c.generation()),
+        (Restored::State(1), Some(1))
+    );
+    // A region too small for two slots is refused.
+    let runner = Runner::new(&model, &mut scratch).unwrap();
+    assert!(Console::new(runner, &mut ram, &mut flash, 0, 256).is_err());
 }
 
 /// Random lines (command words, labels, prompt words, stray bytes) never panic, and every
