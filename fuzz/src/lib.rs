@@ -109,7 +109,9 @@ impl<const R: usize, const W: usize, const E: usize> NorFlash for SimFlash<R, W,
     }
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
         let o = offset as usize;
-        if !o.is_multiple_of(W) || !bytes.len().is_multiple_of(W) || o + bytes.len() > self.mem.len()
+        if !o.is_multiple_of(W)
+            || !bytes.len().is_multiple_of(W)
+            || o + bytes.len() > self.mem.len()
         {
             return Err(SimError::Bad);
         }

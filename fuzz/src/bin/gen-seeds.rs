@@ -38,19 +38,43 @@ fn loader(dir: &Path) {
     write(dir, "tiny-v1", &with_mode(1, &tiny[HEADER_LEN..]));
     write(dir, "small-v1", &with_mode(1, &small[HEADER_LEN..]));
     write(dir, "transformer-v1", &with_mode(1, &unfused[HEADER_LEN..]));
-    write(dir, "transformer-fused-v2", &with_mode(2, &fused[HEADER_LEN..]));
+    write(
+        dir,
+        "transformer-fused-v2",
+        &with_mode(2, &fused[HEADER_LEN..]),
+    );
 }
 
 fn tokenizer(dir: &Path) {
     // Control bytes: [vocabulary and configuration, buffer]; see fuzz_targets/tokenizer.rs.
     let texts: &[(&str, u8, u8, &str)] = &[
         ("ascii", 0b11110, 0, "turn the lights off, please!"),
-        ("shipped", 0b11111, 0, "Set a timer for 10 minutes, then play music."),
+        (
+            "shipped",
+            0b11111,
+            0,
+            "Set a timer for 10 minutes, then play music.",
+        ),
         ("accents", 0b11111, 0, "Café Crème à la carte, NAÏVE façade"),
         ("cjk", 0b11011, 0x40, "播放音乐 and 天気 今日は"),
-        ("marks", 0b00111, 5, "e\u{301}te\u{301} \u{130}stanbul STRASSE stra\u{df}e"),
-        ("controls", 0b11001, 0x80 | 2, "a\u{0}b\u{200b}c\u{feff}d\tx\r\ny\u{fffd}"),
-        ("long-word", 0b111111, 0, "supercalifragilisticexpialidocious ##ing [CLS] [SEP]"),
+        (
+            "marks",
+            0b00111,
+            5,
+            "e\u{301}te\u{301} \u{130}stanbul STRASSE stra\u{df}e",
+        ),
+        (
+            "controls",
+            0b11001,
+            0x80 | 2,
+            "a\u{0}b\u{200b}c\u{feff}d\tx\r\ny\u{fffd}",
+        ),
+        (
+            "long-word",
+            0b111111,
+            0,
+            "supercalifragilisticexpialidocious ##ing [CLS] [SEP]",
+        ),
         ("emoji", 0b11101, 1, "🎵 timer×5 — ok… ¿qué? «oui»"),
     ];
     for (name, a, b, text) in texts {
@@ -59,7 +83,11 @@ fn tokenizer(dir: &Path) {
         write(dir, name, &v);
     }
     // Not UTF-8: exercised through the lossy conversion.
-    write(dir, "invalid-utf8", &[0b11111, 0, b'a', 0xff, 0xc3, b'b', 0xe2, 0x82, b' ', 0xf0]);
+    write(
+        dir,
+        "invalid-utf8",
+        &[0b11111, 0, b'a', 0xff, 0xc3, b'b', 0xe2, 0x82, b' ', 0xf0],
+    );
 }
 
 /// A journal with the given states saved one after the other (each: new class names and
@@ -109,7 +137,11 @@ fn journal(dir: &Path) {
     write(dir, "one-state", &journal_input(0, &[one]));
     write(dir, "two-states", &journal_input(0, &[one, two]));
     // CRCs recomputed by the target (flags bits 0–1), other geometry, small capacities.
-    write(dir, "two-states-fixcrc-geom", &journal_input(0b0111, &[one, two]));
+    write(
+        dir,
+        "two-states-fixcrc-geom",
+        &journal_input(0b0111, &[one, two]),
+    );
     write(dir, "one-state-small", &journal_input(0b1000, &[one]));
 }
 
