@@ -409,10 +409,11 @@ fn emit<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
     for k in 0..head.num_new() {
         let (row, bias, anchor) = head.new_row(k).ok_or(AdaptError::Storage)?;
         let prior_bias = head.prior_bias(k).unwrap_or(0.0);
-        if !(bias.is_finite() && prior_bias.is_finite())
-            || !row.iter().all(|x| x.is_finite())
-            || !anchor.iter().all(|x| x.is_finite())
-        {
+        let finite = bias.is_finite()
+            && prior_bias.is_finite()
+            && row.iter().all(|x| x.is_finite())
+            && anchor.iter().all(|x| x.is_finite());
+        if !finite {
             return Err(AdaptError::BadFeatures);
         }
     }
