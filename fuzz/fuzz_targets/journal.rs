@@ -20,6 +20,7 @@ use std::sync::OnceLock;
 use hone::adapt::persist::Journal;
 use hone::adapt::{AdaptError, Head, Store, LABEL_LEN};
 use hone::Model;
+use hone_build::HostSteps;
 use hone_fuzz::{fix_slot_crc, SimFlash, EXTRA, FLASH_BYTES, JOURNAL_DIM};
 use libfuzzer_sys::fuzz_target;
 
@@ -29,7 +30,8 @@ const SLOT: usize = FLASH_BYTES / 2;
 fn model() -> &'static Model<'static> {
     static M: OnceLock<Model<'static>> = OnceLock::new();
     M.get_or_init(|| {
-        let m = Model::from_bytes(hone_fuzz::journal_model()).expect("journal model loads");
+        let steps = Box::leak(Box::new(HostSteps::new()));
+        let m = Model::load(hone_fuzz::journal_model(), steps).expect("journal model loads");
         assert_eq!(m.feature_dim(), JOURNAL_DIM);
         m
     })

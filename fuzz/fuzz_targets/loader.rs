@@ -5,11 +5,11 @@
 //! with a correct header, so that mutations reach the postcard decoder and the validator
 //! instead of dying at the checksum. Loading must return a typed error or a model; a model
 //! must then run every prompt, through the pre-trained head and an adaptation head, with
-//! well-formed results.
+//! well-formed and finite results.
 #![no_main]
 
 use hone::adapt::Head;
-use hone::{Error, Model, Runner};
+use hone::{Error, Model, Runner, Steps};
 use libfuzzer_sys::fuzz_target;
 
 const PROMPTS: &[&str] = &[
@@ -24,7 +24,9 @@ const PROMPTS: &[&str] = &[
 const MAX_SCRATCH_WORDS: usize = 1 << 22;
 
 fn run(blob: &[u8]) {
-    let m = match Model::from_bytes(blob) {
+    // The device default capacity of checked operations.
+    let mut steps = Steps::<{ hone::DEFAULT_OPS }>::new();
+    let m = match Model::load(blob, &mut steps) {
         Ok(m) => m,
         Err(e) => {
             // Typed, displayable error.
@@ -66,16 +68,20 @@ fn run(blob: &[u8]) {
         assert!(r.tokens().iter().all(|&id| usize::from(id) < vocab));
         let f = r.features(p);
         assert_eq!(f.len(), m.feature_dim());
+        // A validated model never yields NaN or infinity (hone::ops::bounds).
+        assert!(f.iter().all(|x| x.is_finite()), "features not finite");
         if let Some(h) = head.as_ref() {
             let k = h.num_classes();
             if let Some(out) = logits.get_mut(..k) {
                 let y = h.classify(f, out);
                 assert!(y < k);
+                assert!(out.iter().all(|x| x.is_finite()), "adapted head not finite");
             }
         }
         let pred = r.classify(p);
         assert!(pred.label < m.num_classes());
         assert_eq!(pred.log_probs.len(), m.num_classes());
+        assert!(pred.log_probs.iter().all(|x| x.is_finite()), "log-probabilities not finite");
         assert_eq!(Some(pred.name), m.labels().get(pred.label));
         let _ = pred.confidence();
     }

@@ -15,16 +15,16 @@ use std::sync::OnceLock;
 
 use hone::tokenizer::{Tokenizer, TokenizerConfig};
 use hone::Model;
-use hone_build::HostModel;
+use hone_build::HostSteps;
 use libfuzzer_sys::fuzz_target;
 
-fn models() -> &'static [HostModel<'static>; 2] {
-    static M: OnceLock<[HostModel<'static>; 2]> = OnceLock::new();
+fn models() -> &'static [Model<'static>; 2] {
+    static M: OnceLock<[Model<'static>; 2]> = OnceLock::new();
     M.get_or_init(|| {
-        [
-            Model::load(hone_fuzz::tiny_model()).expect("test model loads"),
-            Model::load(hone_fuzz::SHIPPED).expect("shipped model loads"),
-        ]
+        let load = |blob: &'static [u8]| {
+            Model::load(blob, Box::leak(Box::new(HostSteps::new()))).expect("model loads")
+        };
+        [load(hone_fuzz::tiny_model()), load(hone_fuzz::SHIPPED)]
     })
 }
 

@@ -506,7 +506,8 @@ fn load_crafted<'m, 'a>(f: SimFlash, m: &'m Model<'a>) -> (Result<u32, AdaptErro
 #[test]
 fn fuzz_regression_a_payload_cut_short_is_storage_not_no_saved_state() {
     let blob = model_blob();
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     let full = one_class_state(&m, "weather", 0.25, 0x3400, 0x3400);
     let (res, head, store) = load_crafted(flash_with_payload(&full), &m);
     assert_eq!(res, Ok(1));
@@ -525,7 +526,8 @@ fn fuzz_regression_a_payload_cut_short_is_storage_not_no_saved_state() {
 #[test]
 fn fuzz_regression_non_finite_values_and_empty_names_are_refused() {
     let blob = model_blob();
-    let m = Model::from_bytes(&blob).unwrap();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
     let (f16_inf, f16_nan, f16_quarter) = (0x7c00u16, 0x7e00u16, 0x3400u16);
     let bad = [
         one_class_state(&m, "weather", f32::NAN, f16_quarter, f16_quarter),

@@ -13,6 +13,7 @@ use hone::adapt::{Head, Store};
 use hone::format::HEADER_LEN;
 use hone::Model;
 use hone_build::testutil::{build_static, tiny_transformer, transformer_with};
+use hone_build::HostSteps;
 use hone_fuzz::{SimFlash, EXTRA, FLASH_BYTES, JOURNAL_DIM};
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
@@ -93,7 +94,8 @@ fn tokenizer(dir: &Path) {
 /// A journal with the given states saved one after the other (each: new class names and
 /// examples `(label, seed)`), as the target's input with `flags`.
 fn journal_input(flags: u8, states: &[(&[&str], &[(u16, u32)])]) -> Vec<u8> {
-    let m = Model::from_bytes(hone_fuzz::journal_model()).expect("model loads");
+    let mut steps = HostSteps::new();
+    let m = Model::load(hone_fuzz::journal_model(), &mut steps).expect("model loads");
     let flash = SimFlash::<1, 4, 256>::with_image(&[], FLASH_BYTES);
     let mut j = Journal::open(flash, 0, FLASH_BYTES as u32).expect("region");
     for (names, examples) in states {
