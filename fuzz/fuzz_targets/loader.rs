@@ -81,7 +81,10 @@ fn run(blob: &[u8]) {
         let pred = r.classify(p);
         assert!(pred.label < m.num_classes());
         assert_eq!(pred.log_probs.len(), m.num_classes());
-        assert!(pred.log_probs.iter().all(|x| x.is_finite()), "log-probabilities not finite");
+        assert!(
+            pred.log_probs.iter().all(|x| x.is_finite()),
+            "log-probabilities not finite"
+        );
         assert_eq!(Some(pred.name), m.labels().get(pred.label));
         let _ = pred.confidence();
     }

@@ -91,9 +91,12 @@ fn tokenizer(dir: &Path) {
     );
 }
 
-/// A journal with the given states saved one after the other (each: new class names and
-/// examples `(label, seed)`), as the target's input with `flags`.
-fn journal_input(flags: u8, states: &[(&[&str], &[(u16, u32)])]) -> Vec<u8> {
+/// A saved state: new class names and examples `(label, feature seed)`.
+type SavedState<'s> = (&'s [&'s str], &'s [(u16, u32)]);
+
+/// A journal with the given states saved one after the other, as the target's input with
+/// `flags`.
+fn journal_input(flags: u8, states: &[SavedState<'_>]) -> Vec<u8> {
     let mut steps = HostSteps::new();
     let m = Model::load(hone_fuzz::journal_model(), &mut steps).expect("model loads");
     let flash = SimFlash::<1, 4, 256>::with_image(&[], FLASH_BYTES);
@@ -134,8 +137,8 @@ fn journal_input(flags: u8, states: &[(&[&str], &[(u16, u32)])]) -> Vec<u8> {
 
 fn journal(dir: &Path) {
     write(dir, "blank", &journal_input(0, &[]));
-    let one: (&[&str], &[(u16, u32)]) = (&["weather"], &[(4, 1), (4, 2), (0, 3)]);
-    let two: (&[&str], &[(u16, u32)]) = (&["weather", "volume"], &[(4, 1), (5, 7), (1, 9)]);
+    let one: SavedState<'_> = (&["weather"], &[(4, 1), (4, 2), (0, 3)]);
+    let two: SavedState<'_> = (&["weather", "volume"], &[(4, 1), (5, 7), (1, 9)]);
     write(dir, "one-state", &journal_input(0, &[one]));
     write(dir, "two-states", &journal_input(0, &[one, two]));
     // CRCs recomputed by the target (flags bits 0–1), other geometry, small capacities.
