@@ -45,5 +45,5 @@ for t in "${targets[@]}"; do
   cargo fuzz run -O --sanitizer "$sanitizer" "$t" "corpus/$t" "seeds/$t" -- \
     "$limit" "${dict[@]}" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="artifacts/$t/" "$@" 2>&1 |
-    grep -Ev '^#[0-9]+\s+(NEW|REDUCE|pulse)' || { echo "fuzz $t FAILED" >&2; exit 1; }
+    grep --line-buffered -Ev '^#[0-9]+\s+(NEW|REDUCE|pulse)' || { echo "fuzz $t FAILED" >&2; exit 1; }
 done
