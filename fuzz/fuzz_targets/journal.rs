@@ -175,7 +175,10 @@ fn exercise<const R: usize, const W: usize, const E: usize, const NEW: usize, co
             assert_eq!(snapshot(&h2, &s2), saved);
         }
         // Only a state larger than a slot is refused, before anything is written.
-        Err(AdaptError::Storage) => assert_eq!(j.seq(), prev),
+        Err(AdaptError::StateTooLarge { bytes, slot }) => {
+            assert!(bytes > slot);
+            assert_eq!(j.seq(), prev);
+        }
         Err(e) => panic!("unexpected save error {e:?}"),
     }
 }

@@ -241,7 +241,8 @@ impl<Fl: NorFlash> Journal<Fl> {
     /// state; returns its sequence number. A power cut at any point leaves either the
     /// previous state or this one loadable. A head with a non-finite enrolled row, bias or
     /// prior (which [`Journal::load`] would refuse) is [`AdaptError::BadFeatures`] and a
-    /// state larger than a slot [`AdaptError::Storage`], both before the flash is touched.
+    /// state larger than a slot [`AdaptError::StateTooLarge`], both before the flash is
+    /// touched.
     pub fn save<const NEW: usize, const F: usize, const N: usize>(
         &mut self,
         head: &Head<'_, '_, NEW, F>,
