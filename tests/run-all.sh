@@ -53,6 +53,17 @@ export HONE_REQUIRE_TEACHER=1
 section "host tests"
 cargo test --workspace --locked
 
+section "fuzzing (short pass)"
+# fuzz/ (own workspace, README there): each target for 20k executions from the committed seeds
+# (build about 1-2 min, runs a few seconds each). The long run: bash fuzz/run.sh all 1000000
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+(cd fuzz && cargo fmt --all --check)
+mkdir -p target
+for t in loader tokenizer journal; do
+  bash fuzz/run.sh "$t" 20000 > "target/fuzz-$t.log" 2>&1 || { cat "target/fuzz-$t.log"; exit 1; }
+  grep -E '^(Done|stat::(number_of_executed_units|average_exec_per_sec))' "target/fuzz-$t.log"
+done
+
 section "firmware (own workspace; its QEMU runs are in the host tests above)"
 (
   cd firmware

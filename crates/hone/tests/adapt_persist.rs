@@ -270,3 +270,136 @@ fn a_region_sized_by_max_state_bytes_holds_a_full_state() {
     assert_eq!(max_state_bytes(usize::MAX / 2, 384, 1), None);
     assert_eq!(Journal::<SimFlash>::region_len(u32::MAX), None);
 }
+
+/// The journal's payload records, as `hone::adapt::persist` writes them (same variants in the
+/// same order), for crafting states that only a damaged or hostile flash holds.
+#[derive(serde::Serialize)]
+enum WireRec<'a> {
+    Meta {
+        format: u16,
+        fingerprint: u32,
+        dim: u16,
+        new: u16,
+        examples: u16,
+    },
+    Class {
+        name: &'a str,
+        bias: f32,
+        prior_bias: f32,
+    },
+    Row([f32; 32]),
+    Anchor([u16; 32]),
+    Example {
+        label: u16,
+    },
+    Feat([u16; 32]),
+    End,
+}
+
+/// A chip whose slot 0 holds `payload` as state 1 with a correct header and checksum.
+fn flash_with_payload(payload: &[u8]) -> SimFlash {
+    let mut f = SimFlash::new(2 * SLOT);
+    let (seq, len) = (1u32, payload.len() as u32);
+    let mut d = hone::format::CRC32.digest();
+    d.update(&seq.to_le_bytes());
+    d.update(&len.to_le_bytes());
+    d.update(payload);
+    f.mem[..4].copy_from_slice(&hone::adapt::persist::MAGIC);
+    f.mem[4..8].copy_from_slice(&seq.to_le_bytes());
+    f.mem[8..12].copy_from_slice(&len.to_le_bytes());
+    f.mem[12..16].copy_from_slice(&d.finalize().to_le_bytes());
+    f.mem[16..16 + payload.len()].copy_from_slice(payload);
+    f
+}
+
+/// A payload of length-prefixed records.
+fn payload(recs: &[WireRec<'_>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for r in recs {
+        let b = postcard::to_allocvec(r).unwrap();
+        out.extend_from_slice(&(b.len() as u16).to_le_bytes());
+        out.extend_from_slice(&b);
+    }
+    out
+}
+
+/// One enrolled class (`name`, a 48-feature row from `row`, prior `prior`) and one example of
+/// it with features `feat`, for `m` (whose head has 4 classes).
+fn one_class_state(m: &Model<'_>, name: &str, row: f32, prior: u16, feat: u16) -> Vec<u8> {
+    let head = H::new(m).unwrap();
+    let fp = hone::adapt::persist::fingerprint(&head);
+    let mut recs = vec![
+        WireRec::Meta {
+            format: hone::adapt::persist::FORMAT,
+            fingerprint: fp,
+            dim: 48,
+            new: 1,
+            examples: 1,
+        },
+        WireRec::Class {
+            name,
+            bias: 0.5,
+            prior_bias: 0.5,
+        },
+    ];
+    for _ in 0..2 {
+        recs.push(WireRec::Row([row; 32]));
+        recs.push(WireRec::Anchor([prior; 32]));
+    }
+    recs.push(WireRec::Example { label: 4 });
+    recs.push(WireRec::Feat([feat; 32]));
+    recs.push(WireRec::Feat([feat; 32]));
+    recs.push(WireRec::End);
+    payload(&recs)
+}
+
+fn load_crafted<'m, 'a>(f: SimFlash, m: &'m Model<'a>) -> (Result<u32, AdaptError>, H<'m, 'a>, S) {
+    let mut j = Journal::open(f, 0, 2 * SLOT as u32).unwrap();
+    assert_eq!(j.seq(), Some(1), "the crafted slot is intact");
+    let mut head = H::new(m).unwrap();
+    let mut store = S::new();
+    let res = j.load(&mut head, &mut store);
+    (res, head, store)
+}
+
+/// Fuzzing (fuzz/, target `journal`) found a slot with a correct checksum but a payload cut
+/// short reported as `NoSavedState` although `seq()` said a state exists. It is `Storage`.
+#[test]
+fn fuzz_regression_a_payload_cut_short_is_storage_not_no_saved_state() {
+    let blob = model_blob();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
+    let full = one_class_state(&m, "weather", 0.25, 0x3400, 0x3400);
+    let (res, head, store) = load_crafted(flash_with_payload(&full), &m);
+    assert_eq!(res, Ok(1));
+    assert_eq!((head.num_new(), store.len()), (1, 1));
+    for cut in [0, 1, 2, 5, full.len() / 2, full.len() - 1] {
+        let (res, head, store) = load_crafted(flash_with_payload(&full[..cut]), &m);
+        assert_eq!(res, Err(AdaptError::Storage), "cut at {cut}");
+        assert_eq!((head.num_new(), store.len()), (0, 0), "cut at {cut}");
+    }
+}
+
+/// Fuzzing (fuzz/, target `journal`) found that a state with a correct checksum loaded
+/// non-finite rows (and, likewise, non-finite priors and features, and an empty class name):
+/// values the adaptation API never produces and training would spread. They are `Storage`,
+/// with the head and store cleared.
+#[test]
+fn fuzz_regression_non_finite_values_and_empty_names_are_refused() {
+    let blob = model_blob();
+    let mut steps = HostSteps::new();
+    let m = Model::load(&blob, &mut steps).unwrap();
+    let (f16_inf, f16_nan, f16_quarter) = (0x7c00u16, 0x7e00u16, 0x3400u16);
+    let bad = [
+        one_class_state(&m, "weather", f32::NAN, f16_quarter, f16_quarter),
+        one_class_state(&m, "weather", f32::INFINITY, f16_quarter, f16_quarter),
+        one_class_state(&m, "weather", 0.25, f16_inf, f16_quarter),
+        one_class_state(&m, "weather", 0.25, f16_quarter, f16_nan),
+        one_class_state(&m, "", 0.25, f16_quarter, f16_quarter),
+    ];
+    for (i, p) in bad.iter().enumerate() {
+        let (res, head, store) = load_crafted(flash_with_payload(p), &m);
+        assert_eq!(res, Err(AdaptError::Storage), "case {i}");
+        assert_eq!((head.num_new(), store.len()), (0, 0), "case {i}");
+    }
+}

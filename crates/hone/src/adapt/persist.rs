@@ -239,7 +239,10 @@ impl<Fl: NorFlash> Journal<Fl> {
 
     /// Saves the enrolled classes of `head` and the examples of `store` as the new latest
     /// state; returns its sequence number. A power cut at any point leaves either the
-    /// previous state or this one loadable.
+    /// previous state or this one loadable. A head with a non-finite enrolled row, bias or
+    /// prior (which [`Journal::load`] would refuse) is [`AdaptError::BadFeatures`] and a
+    /// state larger than a slot [`AdaptError::StateTooLarge`], both before the flash is
+    /// touched.
     pub fn save<const NEW: usize, const F: usize, const N: usize>(
         &mut self,
         head: &Head<'_, '_, NEW, F>,
@@ -323,9 +326,11 @@ impl<Fl: NorFlash> Journal<Fl> {
     /// Loads the latest complete state into `head` (its enrolled classes) and `store`;
     /// returns its sequence number. Fails with [`AdaptError::NoSavedState`] when there is
     /// none and [`AdaptError::Incompatible`] when it was saved for another model or does not
-    /// fit the capacities (both leave `head` and `store` untouched); if the flash changed
-    /// under it since [`Journal::open`], the head's enrolled classes and the store are
-    /// cleared and [`AdaptError::Storage`] is returned.
+    /// fit the capacities (both leave `head` and `store` untouched). A state that does not
+    /// decode (its records cut short or malformed although its checksum holds), or flash
+    /// that changed under it since [`Journal::open`], gives [`AdaptError::Storage`]: `head`
+    /// and `store` are then untouched if its first record is unreadable and cleared
+    /// otherwise, never left partly loaded.
     pub fn load<const NEW: usize, const F: usize, const N: usize>(
         &mut self,
         head: &mut Head<'_, '_, NEW, F>,
@@ -401,6 +406,18 @@ fn emit<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
     store: &Store<N, F>,
 ) -> Result<(), AdaptError> {
     let d = head.dim();
+    // Never write a state that `load` refuses.
+    for k in 0..head.num_new() {
+        let (row, bias, anchor) = head.new_row(k).ok_or(AdaptError::Storage)?;
+        let prior_bias = head.prior_bias(k).unwrap_or(0.0);
+        let finite = bias.is_finite()
+            && prior_bias.is_finite()
+            && row.iter().all(|x| x.is_finite())
+            && anchor.iter().all(|x| x.is_finite());
+        if !finite {
+            return Err(AdaptError::BadFeatures);
+        }
+    }
     put(
         w,
         &Rec::Meta {
@@ -471,7 +488,11 @@ fn absorb<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
             ),
             _ => return Err(bad),
         };
-        if head.find(&name).is_some() {
+        // Only what the adaptation API can produce: a new, non-empty name, finite values.
+        if name.is_empty()
+            || head.find(&name).is_some()
+            || !(bias.is_finite() && prior_bias.is_finite())
+        {
             return Err(bad);
         }
         head.rows.names.push(name).map_err(|_| bad)?;
@@ -482,10 +503,16 @@ fn absorb<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
             let Rec::Row(row) = next(r, buf)? else {
                 return Err(bad);
             };
+            if !row[..n].iter().all(|x| x.is_finite()) {
+                return Err(bad);
+            }
             head.rows.w[k][c * CHUNK..c * CHUNK + n].copy_from_slice(&row[..n]);
             let Rec::Anchor(a) = next(r, buf)? else {
                 return Err(bad);
             };
+            if !a[..n].iter().all(|&x| f16::from_bits(x).is_finite()) {
+                return Err(bad);
+            }
             for (o, &x) in head.rows.anchor[k][c * CHUNK..c * CHUNK + n]
                 .iter_mut()
                 .zip(&a)
@@ -510,6 +537,9 @@ fn absorb<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
             let Rec::Feat(a) = next(r, buf)? else {
                 return Err(bad);
             };
+            if !a[..n].iter().all(|&x| f16::from_bits(x).is_finite()) {
+                return Err(bad);
+            }
             for (o, &x) in e.feat[c * CHUNK..c * CHUNK + n].iter_mut().zip(&a) {
                 *o = f16::from_bits(x);
             }

@@ -92,6 +92,7 @@ impl<'f, Fl: ReadNorFlash> Reader<'f, Fl> {
         }
     }
 
+    /// Fills `out` with the next bytes; [`AdaptError::Storage`] past `end` or on a read error.
     pub fn take(&mut self, out: &mut [u8]) -> Result<(), AdaptError> {
         let mut done = 0;
         while done < out.len() {
@@ -100,7 +101,9 @@ impl<'f, Fl: ReadNorFlash> Reader<'f, Fl> {
                 let left = self.end.saturating_sub(self.pos) as usize;
                 let n = (left.div_ceil(rs) * rs).min(BUF);
                 if n == 0 {
-                    return Err(AdaptError::NoSavedState);
+                    // Past the end of the region or payload: the stored bytes are cut short,
+                    // which is a damaged state, not a missing one.
+                    return Err(AdaptError::Storage);
                 }
                 self.flash.read(self.pos, &mut self.buf[..n]).map_err(io)?;
                 self.pos += n as u32;
