@@ -304,11 +304,11 @@ fn flash_with_payload(payload: &[u8]) -> SimFlash {
     d.update(&seq.to_le_bytes());
     d.update(&len.to_le_bytes());
     d.update(payload);
-    f.mem[..4].copy_from_slice(&hone::adapt::persist::MAGIC);
-    f.mem[4..8].copy_from_slice(&seq.to_le_bytes());
-    f.mem[8..12].copy_from_slice(&len.to_le_bytes());
-    f.mem[12..16].copy_from_slice(&d.finalize().to_le_bytes());
-    f.mem[16..16 + payload.len()].copy_from_slice(payload);
+    f.image_mut()[..4].copy_from_slice(&hone::adapt::persist::MAGIC);
+    f.image_mut()[4..8].copy_from_slice(&seq.to_le_bytes());
+    f.image_mut()[8..12].copy_from_slice(&len.to_le_bytes());
+    f.image_mut()[12..16].copy_from_slice(&d.finalize().to_le_bytes());
+    f.image_mut()[16..16 + payload.len()].copy_from_slice(payload);
     f
 }
 
