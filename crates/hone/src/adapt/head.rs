@@ -4,7 +4,7 @@
 use half::f16;
 use heapless::{String, Vec};
 
-use super::{AdaptError, Store};
+use super::{prefix, prefix_mut, AdaptError, Store};
 use crate::model::{Classifier, Model};
 use crate::ops;
 use crate::quant::{exp_f32, sqrt_f32};
@@ -53,6 +53,20 @@ impl<const NEW: usize, const F: usize> NewRows<NEW, F> {
             anchor_b: [0.0; NEW],
             names: Vec::new(),
         }
+    }
+
+    /// Slot `k`'s row, bias, prior centre and prior bias (`None` past `NEW`).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn slot_mut(
+        &mut self,
+        k: usize,
+    ) -> Option<(&mut [f32; F], &mut f32, &mut [f16; F], &mut f32)> {
+        Some((
+            self.w.get_mut(k)?,
+            self.b.get_mut(k)?,
+            self.anchor.get_mut(k)?,
+            self.anchor_b.get_mut(k)?,
+        ))
     }
 }
 
@@ -137,14 +151,12 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
         let mut s = String::new();
         s.push_str(name).map_err(|_| AdaptError::BadLabelName)?;
         let k = self.num_new();
+        let (w, b, anchor, anchor_b) = self.rows.slot_mut(k).ok_or(AdaptError::NoCapacity)?;
+        (*w, *b, *anchor, *anchor_b) = ([0.0; F], 0.0, [f16::ZERO; F], 0.0);
         self.rows
             .names
             .push(s)
             .map_err(|_| AdaptError::NoCapacity)?;
-        self.rows.w[k] = [0.0; F];
-        self.rows.b[k] = 0.0;
-        self.rows.anchor[k] = [f16::ZERO; F];
-        self.rows.anchor_b[k] = 0.0;
         Ok(self.old_classes() + k)
     }
 
@@ -188,7 +200,9 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
     pub fn weight(&self, c: usize, f: usize) -> f32 {
         match c.checked_sub(self.old_classes()) {
             None => self.base.weight(c, f),
-            Some(k) if k < self.num_new() && f < self.dim() => self.rows.w[k][f],
+            Some(k) if k < self.num_new() && f < self.dim() => {
+                self.rows.w.get(k).and_then(|row| row.get(f)).map_or(0.0, |&w| w)
+            }
             Some(_) => 0.0,
         }
     }
@@ -207,8 +221,8 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
         let mut acc = self.bias(c);
         match c.checked_sub(self.old_classes()) {
             None => {
-                for (w, &x) in self.old_row(c).chunks_exact(4).zip(h) {
-                    acc += f32::from_le_bytes([w[0], w[1], w[2], w[3]]) * x;
+                for (&w, &x) in self.old_row(c).as_chunks::<4>().0.iter().zip(h) {
+                    acc += f32::from_le_bytes(w) * x;
                 }
             }
             Some(k) => {
@@ -247,7 +261,7 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
     /// Writes the logits of every class into `out` (as many as fit); returns how many.
     pub fn logits(&self, h: &[f32], out: &mut [f32]) -> usize {
         let n = self.num_classes().min(out.len());
-        for (c, o) in out[..n].iter_mut().enumerate() {
+        for (c, o) in out.iter_mut().enumerate().take(n) {
             *o = self.logit(c, h);
         }
         n
@@ -257,8 +271,9 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
     /// [`Head::num_classes`] entries) and returns the most likely class.
     pub fn classify(&self, h: &[f32], out: &mut [f32]) -> usize {
         let n = self.logits(h, out);
-        ops::log_softmax(&mut out[..n]);
-        ops::argmax(&out[..n])
+        let out = prefix_mut(out, n);
+        ops::log_softmax(out);
+        ops::argmax(out)
     }
 
     /// Pre-trained row `c` as little-endian f32 bytes, borrowed from the blob.
@@ -280,8 +295,8 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
         let (mut norms, mut biases) = (0.0f32, 0.0f32);
         for c in 0..c_old {
             let mut ss = 0.0f32;
-            for w in self.old_row(c).chunks_exact(4).take(d) {
-                let w = f32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+            for &w in self.old_row(c).as_chunks::<4>().0.iter().take(d) {
+                let w = f32::from_le_bytes(w);
                 ss += w * w;
             }
             norms += sqrt_f32(ss);
@@ -342,7 +357,7 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
         if n == 0 {
             return Err(AdaptError::NoExamples);
         }
-        ops::l2_normalize(&mut mean[..d]);
+        ops::l2_normalize(prefix_mut(&mut mean, d));
         if let Calibration::Margin(delta) = cal {
             // Smallest scale s with mean over the class's examples of
             // s·(ĥ_mean · h) + bias ≥ mean of the best old logit + delta.
@@ -352,14 +367,15 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
                 for (o, x) in h.iter_mut().zip(&e.feat).take(d) {
                     *o = x.to_f32();
                 }
+                let h = prefix(&h, d);
                 let mut m = f32::NEG_INFINITY;
                 for o in 0..self.old_classes() {
-                    m = m.max(self.logit(o, &h[..d]));
+                    m = m.max(self.logit(o, h));
                 }
                 best_old += m;
-                dot += mean[..d]
+                dot += prefix(&mean, d)
                     .iter()
-                    .zip(&h[..d])
+                    .zip(h)
                     .map(|(a, b)| a * b)
                     .sum::<f32>();
             }
@@ -368,13 +384,12 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
                 norm = norm.min(s);
             }
         }
-        for (f, &m) in mean.iter().enumerate().take(d) {
-            let a = f16::from_f32(m * norm);
-            self.rows.anchor[k][f] = a;
-            self.rows.w[k][f] = a.to_f32();
+        let (w, b, anchor, anchor_b) = self.rows.slot_mut(k).ok_or(AdaptError::UnknownLabel)?;
+        for ((&m, a), w) in mean.iter().zip(anchor.iter_mut()).zip(w.iter_mut()).take(d) {
+            *a = f16::from_f32(m * norm);
+            *w = a.to_f32();
         }
-        self.rows.b[k] = bias;
-        self.rows.anchor_b[k] = bias;
+        (*b, *anchor_b) = (bias, bias);
         Ok(())
     }
 
@@ -395,15 +410,15 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
     /// (replay), it reminds training where class `c` lies when no real prompt of it was
     /// collected. Fails for a class that is not pre-trained.
     pub fn prototype(&self, c: usize, norm: f32, out: &mut [f32]) -> Result<(), AdaptError> {
-        let d = self.dim();
-        if c >= self.old_classes() || out.len() < d {
+        let out = out.get_mut(..self.dim());
+        let Some(out) = out.filter(|_| c < self.old_classes()) else {
             return Err(AdaptError::UnknownLabel);
-        }
-        for (f, o) in out[..d].iter_mut().enumerate() {
+        };
+        for (f, o) in out.iter_mut().enumerate() {
             *o = self.base.weight(c, f);
         }
-        ops::l2_normalize(&mut out[..d]);
-        for o in out[..d].iter_mut() {
+        ops::l2_normalize(out);
+        for o in out.iter_mut() {
             *o *= norm;
         }
         Ok(())
@@ -416,15 +431,16 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
         }
         let d = self.dim();
         Some((
-            &self.rows.w[k][..d],
-            self.rows.b[k],
-            &self.rows.anchor[k][..d],
+            prefix(self.rows.w.get(k)?, d),
+            *self.rows.b.get(k)?,
+            prefix(self.rows.anchor.get(k)?, d),
         ))
     }
 
     /// Prior centre of enrolled row `k`'s bias (its imprinted bias).
     pub fn prior_bias(&self, k: usize) -> Option<f32> {
-        (k < self.num_new()).then(|| self.rows.anchor_b[k])
+        let b = self.rows.anchor_b.get(k).copied();
+        b.filter(|_| k < self.num_new())
     }
 
     /// The RAM part (for snapshots and persistence).
@@ -437,7 +453,7 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
     pub fn set_rows(&mut self, rows: NewRows<NEW, F>) -> Result<(), AdaptError> {
         for (i, n) in rows.names.iter().enumerate() {
             let dup_old = (0..self.old_classes()).any(|c| self.base.labels().get(c) == Some(n));
-            if dup_old || rows.names[..i].contains(n) {
+            if dup_old || rows.names.iter().take(i).any(|m| m == n) {
                 return Err(AdaptError::DuplicateLabel);
             }
         }

@@ -122,10 +122,6 @@
 //! the state a device keeps (store and workspace in a `static` [`AdaptRam`]). A host that
 //! meets a model at run time picks `F` from [`FEATURE_BUCKETS`] ([`with_feature_capacity`]).
 
-// Indexing here is into const-generic capacity arrays (`N`, `F`, `NEW`) at indices bounded by
-// the state's own counters; it is not yet written with checked access like the rest of the
-// crate (the crate-level `indexing_slicing` lint is relaxed for this module only).
-#![allow(clippy::indexing_slicing)]
 mod capacity;
 mod error;
 mod head;
@@ -150,3 +146,20 @@ pub use train::{
     class_weights, Reduction, StepInfo, TrainConfig, TrainReport, Trainer, Validation, Workspace,
     MAX_BATCH, MAX_EPOCHS,
 };
+
+/// The first `n` entries of `s` (all of `s` when it is shorter): slicing that cannot panic.
+///
+/// Rows and features here live in capacity arrays (`[T; F]`) of which a head uses the first
+/// `dim()` entries, and `Head::new` rejects a model with `dim() > F`, so the clamp never
+/// shortens a prefix the code asks for.
+#[inline(always)]
+fn prefix<T>(s: &[T], n: usize) -> &[T] {
+    s.split_at(n.min(s.len())).0
+}
+
+/// [`prefix`], mutable.
+#[inline(always)]
+fn prefix_mut<T>(s: &mut [T], n: usize) -> &mut [T] {
+    let n = n.min(s.len());
+    s.split_at_mut(n).0
+}
