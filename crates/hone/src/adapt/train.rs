@@ -2,7 +2,7 @@
 
 mod fit;
 
-use super::{AdaptError, Head, Optimizer, Schedule, Setting, Store};
+use super::{prefix, prefix_mut, AdaptError, Head, Optimizer, Schedule, Setting, Store};
 use crate::quant::{exp_f32, ln_f32};
 
 /// Largest mini-batch.
@@ -173,8 +173,9 @@ const CACHED0: Cached = Cached {
 /// order and the gradient of one step. Allocate it once (e.g. in a `static`).
 #[derive(Debug, Clone)]
 pub struct Workspace<const NEW: usize, const F: usize, const N: usize, const S: usize> {
-    state_w: [[[f32; F]; NEW]; S],
-    state_b: [[f32; NEW]; S],
+    /// Optimiser state of each new row's weights and bias: row `k`'s `S` slots together.
+    state_w: [[[f32; F]; S]; NEW],
+    state_b: [[f32; S]; NEW],
     snap_w: [[f32; F]; NEW],
     snap_b: [f32; NEW],
     cache: [Cached; N],
@@ -189,8 +190,8 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize> Workspace
     /// A zeroed workspace.
     pub const fn new() -> Self {
         Self {
-            state_w: [[[0.0; F]; NEW]; S],
-            state_b: [[0.0; NEW]; S],
+            state_w: [[[0.0; F]; S]; NEW],
+            state_b: [[0.0; S]; NEW],
             snap_w: [[0.0; F]; NEW],
             snap_b: [0.0; NEW],
             cache: [CACHED0; N],
@@ -214,12 +215,9 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize> Default
 /// into `out`.
 pub fn class_weights(labels: &[u16], out: &mut [f32]) {
     let n = labels.len();
-    let mut k = 0usize;
-    for (i, l) in labels.iter().enumerate() {
-        if !labels[..i].contains(l) {
-            k += 1;
-        }
-    }
+    // Distinct classes: the labels at their first occurrence.
+    let first = |(i, l): (usize, &u16)| labels.iter().position(|m| m == l) == Some(i);
+    let k = labels.iter().enumerate().filter(|&e| first(e)).count();
     for (o, l) in out.iter_mut().zip(labels) {
         let n_y = labels.iter().filter(|&m| m == l).count();
         *o = n as f32 / (k as f32 * n_y as f32);
@@ -274,6 +272,16 @@ pub struct Trainer<'t, 'm, 'a, const NEW: usize, const F: usize, const N: usize,
     norm_cap: f32,
 }
 
+/// What [`Trainer`]'s forward pass of one example yields besides its new logits.
+struct Forward<'c> {
+    /// The example's cached statistics.
+    c: &'c Cached,
+    /// Its label.
+    label: u16,
+    /// Log-sum-exp of its logits over all classes.
+    lse: f32,
+}
+
 /// Converts example features into f32 (`d` values).
 #[inline]
 fn load<const F: usize>(feat: &[half::f16; F], d: usize, h: &mut [f32; F]) {
@@ -317,11 +325,12 @@ impl<'t, 'm, 'a, const NEW: usize, const F: usize, const N: usize, const S: usiz
         }
         let (old, d) = (head.old_classes(), head.dim());
         let mut h = [0.0f32; F];
-        for (i, e) in store.iter().enumerate() {
+        for ((i, e), cached) in store.iter().enumerate().zip(ws.cache.iter_mut()) {
             load(&e.feat, d, &mut h);
+            let h = prefix(&h, d);
             let (mut m, mut s, mut sum) = (f32::NEG_INFINITY, 0.0f32, 0.0f32);
             for c in 0..old {
-                let z = head.logit(c, &h[..d]);
+                let z = head.logit(c, h);
                 sum += z;
                 if z > m {
                     s = s * exp_f32(m - z) + 1.0;
@@ -331,14 +340,14 @@ impl<'t, 'm, 'a, const NEW: usize, const F: usize, const N: usize, const S: usiz
                 }
             }
             let label = usize::from(e.label);
-            ws.cache[i] = Cached {
+            *cached = Cached {
                 lse_old: if old == 0 {
                     f32::NEG_INFINITY
                 } else {
                     m + ln_f32(s)
                 },
                 z_target: if label < old {
-                    head.logit(label, &h[..d])
+                    head.logit(label, h)
                 } else {
                     0.0
                 },
@@ -376,33 +385,31 @@ impl<'t, 'm, 'a, const NEW: usize, const F: usize, const N: usize, const S: usiz
             Some((p, f)) => c.rank % u16::from(p.max(1)) == u16::from(f),
             None => false,
         };
-        let (mut a, mut b) = (0, n);
-        for i in 0..n {
-            if held(&self.ws.cache[i]) {
-                b -= 1;
-                self.ws.order[b] = i as u16;
-            } else {
-                self.ws.order[a] = i as u16;
-                a += 1;
-            }
+        let (store, ws) = (self.store, &mut *self.ws);
+        let label = |i: u16| store.get(usize::from(i)).map_or(u16::MAX, |e| e.label);
+        // The training examples in store order, then the held-out ones in store order.
+        let cached = ws.cache.iter().take(n).enumerate();
+        let train = cached.clone().filter(|(_, c)| !held(c));
+        let val = cached.filter(|(_, c)| held(c));
+        let mut a = 0;
+        for (o, (i, c)) in ws.order.iter_mut().zip(train.chain(val)) {
+            *o = i as u16;
+            a += usize::from(!held(c));
         }
-        self.ws.order[a..n].reverse();
         self.n_train = a;
         self.n_val = n - a;
-        let mut classes = 0usize;
-        for j in 0..a {
-            let y = self.label(self.ws.order[j]);
-            if !(0..j).any(|q| self.label(self.ws.order[q]) == y) {
-                classes += 1;
+        let train = prefix(&ws.order, a);
+        let first = |(j, &i): (usize, &u16)| {
+            train.iter().position(|&q| label(q) == label(i)) == Some(j)
+        };
+        let classes = train.iter().enumerate().filter(|&e| first(e)).count();
+        for (i, c) in ws.cache.iter_mut().enumerate().take(n) {
+            if held(c) {
+                continue;
             }
-        }
-        for j in 0..a {
-            let i = usize::from(self.ws.order[j]);
-            let y = self.label(i as u16);
-            let n_y = (0..a)
-                .filter(|&q| self.label(self.ws.order[q]) == y)
-                .count();
-            self.ws.cache[i].weight = if self.cfg.class_balanced {
+            let y = label(i as u16);
+            let n_y = train.iter().filter(|&&q| label(q) == y).count();
+            c.weight = if self.cfg.class_balanced {
                 a as f32 / (classes as f32 * n_y as f32)
             } else {
                 1.0
@@ -411,18 +418,15 @@ impl<'t, 'm, 'a, const NEW: usize, const F: usize, const N: usize, const S: usiz
         (self.n_train, self.n_val)
     }
 
-    fn label(&self, i: u16) -> u16 {
-        self.store.get(usize::from(i)).map_or(u16::MAX, |e| e.label)
-    }
-
     /// The training examples (store indices) in their current order.
     pub fn train_order(&self) -> &[u16] {
-        &self.ws.order[..self.n_train]
+        prefix(&self.ws.order, self.n_train)
     }
 
     /// The held-out examples (store indices).
     pub fn val_order(&self) -> &[u16] {
-        &self.ws.order[self.n_train..self.n_train + self.n_val]
+        let (_, rest) = self.ws.order.split_at(self.n_train.min(N));
+        prefix(rest, self.n_val)
     }
 
     /// Example weight `w_i` of store example `i` under the current split.
@@ -432,22 +436,24 @@ impl<'t, 'm, 'a, const NEW: usize, const F: usize, const N: usize, const S: usiz
 
     /// Shuffles the training examples (seeded xorshift, Fisher–Yates) and returns them.
     pub fn shuffle(&mut self) -> &[u16] {
-        for i in (1..self.n_train).rev() {
+        let order = prefix_mut(&mut self.ws.order, self.n_train);
+        for i in (1..order.len()).rev() {
             let mut x = self.rng;
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
             self.rng = x;
             let j = (x % (i as u32 + 1)) as usize;
-            self.ws.order.swap(i, j);
+            // j ≤ i < order.len()
+            order.swap(i, j);
         }
         self.train_order()
     }
 
     /// Clears the optimiser state (moments, step count).
     pub fn reset_optimizer(&mut self) {
-        self.ws.state_w = [[[0.0; F]; NEW]; S];
-        self.ws.state_b = [[0.0; NEW]; S];
+        self.ws.state_w = [[[0.0; F]; S]; NEW];
+        self.ws.state_b = [[0.0; S]; NEW];
         self.t = 0;
         self.pow = (1.0, 1.0);
     }
@@ -457,76 +463,89 @@ impl<'t, 'm, 'a, const NEW: usize, const F: usize, const N: usize, const S: usiz
         self.skipped
     }
 
-    /// Log-sum-exp over all classes and the new logits `z` of example `i`.
-    fn forward(&self, i: usize, h: &mut [f32; F], z: &mut [f32; NEW]) -> f32 {
+    /// Forward pass of store example `i`: its cached statistics, its label, the log-sum-exp
+    /// over all classes, and the new logits in `z`. `None` for an index outside the store.
+    fn forward(&self, i: usize, h: &mut [f32; F], z: &mut [f32; NEW]) -> Option<Forward<'_>> {
         let (d, k_new) = (self.head.dim(), self.head.num_new());
-        if let Some(e) = self.store.get(i) {
-            load(&e.feat, d, h);
-        }
+        let (e, c) = (self.store.get(i)?, self.ws.cache.get(i)?);
+        load(&e.feat, d, h);
+        let h = prefix(h, d);
         let rows = &self.head.rows;
-        let mut m = self.ws.cache[i].lse_old;
+        let mut m = c.lse_old;
         for ((zk, row), &b) in z.iter_mut().zip(&rows.w).zip(&rows.b).take(k_new) {
             let mut acc = b;
             // Four terms per iteration (the firmware builds for size and does not unroll);
             // still added one by one in feature order.
-            let (mut wc, mut hc) = (row[..d].chunks_exact(4), h[..d].chunks_exact(4));
-            for (w4, x4) in (&mut wc).zip(&mut hc) {
-                acc += w4[0] * x4[0];
-                acc += w4[1] * x4[1];
-                acc += w4[2] * x4[2];
-                acc += w4[3] * x4[3];
+            let ((w4s, w_rest), (x4s, x_rest)) = (prefix(row, d).as_chunks(), h.as_chunks());
+            for (&[w0, w1, w2, w3], &[x0, x1, x2, x3]) in w4s.iter().zip(x4s) {
+                acc += w0 * x0;
+                acc += w1 * x1;
+                acc += w2 * x2;
+                acc += w3 * x3;
             }
-            for (&w, &x) in wc.remainder().iter().zip(hc.remainder()) {
+            for (&w, &x) in w_rest.iter().zip(x_rest) {
                 acc += w * x;
             }
             *zk = acc;
             m = m.max(acc);
         }
-        let mut s = exp_f32(self.ws.cache[i].lse_old - m);
-        for &zk in &z[..k_new] {
+        let mut s = exp_f32(c.lse_old - m);
+        for &zk in z.iter().take(k_new) {
             s += exp_f32(zk - m);
         }
-        m + ln_f32(s)
+        Some(Forward {
+            c,
+            label: e.label,
+            lse: m + ln_f32(s),
+        })
     }
 
-    /// Smoothed NLL of example `i` given its forward pass.
-    fn example_loss(&self, i: usize, lse: f32, z: &[f32; NEW]) -> f32 {
+    /// The logit of example `f`'s label (`None` for a label the head does not have, which
+    /// [`Trainer::new`] ruled out).
+    fn target_logit(&self, f: &Forward<'_>, z: &[f32; NEW]) -> Option<f32> {
+        match usize::from(f.label).checked_sub(self.head.old_classes()) {
+            None => Some(f.c.z_target),
+            Some(k) => z.get(k).copied().filter(|_| k < self.head.num_new()),
+        }
+    }
+
+    /// Smoothed NLL of an example given its forward pass (`None` as [`Trainer::target_logit`]).
+    fn example_loss(&self, f: &Forward<'_>, z: &[f32; NEW]) -> Option<f32> {
         let (old, k_new) = (self.head.old_classes(), self.head.num_new());
-        let c = &self.ws.cache[i];
-        let y = usize::from(self.label(i as u16));
-        let z_y = match y.checked_sub(old) {
-            None => c.z_target,
-            Some(k) => z[k],
-        };
+        let (c, lse) = (f.c, f.lse);
+        let z_y = self.target_logit(f, z)?;
         let eps = self.cfg.label_smoothing;
         let mut loss = (1.0 - eps) * (lse - z_y);
         if eps > 0.0 {
             let kk = (old + k_new) as f32;
-            let sum_z = c.sum_old + z[..k_new].iter().sum::<f32>();
+            let sum_z = c.sum_old + z.iter().take(k_new).sum::<f32>();
             loss += eps / kk * (kk * lse - sum_z);
         }
-        loss
+        Some(loss)
     }
 
     /// `λ/2 (‖W_new − W_pre‖² + ‖b_new − b_pre‖²)`.
     fn prior(&self) -> f32 {
         let (d, rows) = (self.head.dim(), &self.head.rows);
         let mut s = 0.0f32;
-        for k in 0..self.head.num_new() {
-            for (&w, a) in rows.w[k][..d].iter().zip(&rows.anchor[k][..d]) {
+        let biases = rows.b.iter().zip(&rows.anchor_b);
+        let new_rows = rows.w.iter().zip(&rows.anchor).zip(biases);
+        for ((w, a), (&b, &ab)) in new_rows.take(self.head.num_new()) {
+            for (&w, a) in prefix(w, d).iter().zip(a) {
                 let diff = w - widen(*a);
                 s += diff * diff;
             }
-            let db = rows.b[k] - rows.anchor_b[k];
+            let db = b - ab;
             s += db * db;
         }
         0.5 * self.cfg.l2 * s
     }
 
-    fn coef(&self, i: usize, b: usize) -> f32 {
+    /// Weight of an example's loss in a batch of `b`.
+    fn coef(&self, c: &Cached, b: usize) -> f32 {
         match self.cfg.reduction {
-            Reduction::Sum => self.ws.cache[i].weight,
-            Reduction::Mean => self.ws.cache[i].weight / b as f32,
+            Reduction::Sum => c.weight,
+            Reduction::Mean => c.weight / b as f32,
         }
     }
 
@@ -535,12 +554,13 @@ impl<'t, 'm, 'a, const NEW: usize, const F: usize, const N: usize, const S: usiz
         let (mut h, mut z) = ([0.0f32; F], [0.0f32; NEW]);
         let mut loss = 0.0f32;
         for &i in batch.iter().take(MAX_BATCH) {
-            let i = usize::from(i);
-            if i >= self.store.len() {
+            let Some(f) = self.forward(usize::from(i), &mut h, &mut z) else {
                 continue;
-            }
-            let lse = self.forward(i, &mut h, &mut z);
-            loss += self.coef(i, batch.len().min(MAX_BATCH)) * self.example_loss(i, lse, &z);
+            };
+            let Some(l) = self.example_loss(&f, &z) else {
+                continue;
+            };
+            loss += self.coef(f.c, batch.len().min(MAX_BATCH)) * l;
         }
         loss + self.prior()
     }

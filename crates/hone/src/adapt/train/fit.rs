@@ -1,6 +1,7 @@
 //! The optimisation step and the training loop of [`Trainer`].
 
 use super::{widen, StepInfo, TrainReport, Trainer, Validation, MAX_BATCH};
+use crate::adapt::{prefix, prefix_mut};
 use crate::quant::sqrt_f32;
 
 impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
@@ -13,7 +14,7 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
     /// [`TrainConfig::max_norm`](super::TrainConfig::max_norm) each updated row is then
     /// projected back onto the ball of the capped norm.
     pub fn step(&mut self, batch: &[u16], lr: f32) -> StepInfo {
-        let batch = &batch[..batch.len().min(MAX_BATCH)];
+        let batch = batch.get(..MAX_BATCH).unwrap_or(batch);
         let (old, k_new, d) = (
             self.head.old_classes(),
             self.head.num_new(),
@@ -26,30 +27,31 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
         let mut finite = true;
         // The data terms of the gradient, Σ_b r_bk h_b and Σ_b r_bk, accumulate example by
         // example in batch order while each example's features are at hand in f32.
-        for g in self.ws.grad_w[..k_new].iter_mut() {
-            g[..d].fill(0.0);
+        for g in self.ws.grad_w.iter_mut().take(k_new) {
+            prefix_mut(g, d).fill(0.0);
         }
-        self.ws.grad_b[..k_new].fill(0.0);
+        prefix_mut(&mut self.ws.grad_b, k_new).fill(0.0);
         let mut res = [0.0f32; NEW];
         for &i in batch {
-            let i = usize::from(i);
-            if i >= self.store.len() {
+            let fwd = self.forward(usize::from(i), &mut h, &mut z);
+            let Some((c, y, lse, l)) = fwd.and_then(|f| {
+                let l = self.example_loss(&f, &z)?;
+                Some((self.coef(f.c, batch.len()), usize::from(f.label), f.lse, l))
+            }) else {
                 // Nothing to learn from; its residuals count as zeros.
-                for g in self.ws.grad_b[..k_new].iter_mut() {
+                for g in self.ws.grad_b.iter_mut().take(k_new) {
                     *g += 0.0;
                 }
                 continue;
-            }
-            let lse = self.forward(i, &mut h, &mut z);
-            let c = self.coef(i, batch.len());
-            loss += c * self.example_loss(i, lse, &z);
-            let y = usize::from(self.label(i as u16));
+            };
+            loss += c * l;
             for (k, (r, &zk)) in res.iter_mut().zip(&z).take(k_new).enumerate() {
                 let t = if y == old + k { 1.0 - eps } else { 0.0 } + eps / kk;
                 *r = c * (crate::quant::exp_f32(zk - lse) - t);
                 finite &= r.is_finite();
             }
             let ws = &mut *self.ws;
+            let (x4s, x_rest) = prefix(&h, d).as_chunks::<4>();
             for ((g, gb), &r) in ws
                 .grad_w
                 .iter_mut()
@@ -59,14 +61,14 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
             {
                 // Four features per iteration (the firmware builds for size and does not
                 // unroll); each entry gets the same single addition.
-                let (mut gc, mut hc) = (g[..d].chunks_exact_mut(4), h[..d].chunks_exact(4));
-                for (g4, x4) in (&mut gc).zip(&mut hc) {
-                    g4[0] += r * x4[0];
-                    g4[1] += r * x4[1];
-                    g4[2] += r * x4[2];
-                    g4[3] += r * x4[3];
+                let (g4s, g_rest) = prefix_mut(g, d).as_chunks_mut::<4>();
+                for ([g0, g1, g2, g3], &[x0, x1, x2, x3]) in g4s.iter_mut().zip(x4s) {
+                    *g0 += r * x0;
+                    *g1 += r * x1;
+                    *g2 += r * x2;
+                    *g3 += r * x3;
                 }
-                for (gf, &x) in gc.into_remainder().iter_mut().zip(hc.remainder()) {
+                for (gf, &x) in g_rest.iter_mut().zip(x_rest) {
                     *gf += r * x;
                 }
                 *gb += r;
@@ -78,11 +80,10 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
         let mut grad_norm = None;
         if self.cfg.clip_norm > 0.0 {
             let mut ss = 0.0f32;
-            for k in 0..k_new {
-                for &g in &self.ws.grad_w[k][..d] {
+            for (gw, &g) in self.ws.grad_w.iter().zip(&self.ws.grad_b).take(k_new) {
+                for &g in prefix(gw, d) {
                     ss += g * g;
                 }
-                let g = self.ws.grad_b[k];
                 ss += g * g;
             }
             let norm = sqrt_f32(ss);
@@ -106,19 +107,39 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
         }
         let corr = (1.0 - self.pow.0, 1.0 - self.pow.1);
         let opt = self.cfg.optimizer;
+        // Stand-ins for the state slots a workspace does not have (the optimiser uses none
+        // of them: `TrainConfig::check` asks for `slots() ≤ S`).
         let (mut d0, mut d1) = (0.0f32, 0.0f32);
-        for k in 0..k_new {
-            for f in 0..d {
-                let ws = &mut *self.ws;
-                let g = scale * ws.grad_w[k][f];
-                let (s0, s1) = slots(&mut ws.state_w, k, f, &mut d0, &mut d1);
-                opt.apply(&mut self.head.rows.w[k][f], g, (s0, s1), lr, corr);
+        let (ws, rows) = (&mut *self.ws, &mut self.head.rows);
+        let params = rows.w.iter_mut().zip(&mut rows.b);
+        let grads = ws.grad_w.iter().zip(&ws.grad_b);
+        let states = ws.state_w.iter_mut().zip(&mut ws.state_b);
+        for (((w, b), (gw, &gb)), (sw, sb)) in params.zip(grads).zip(states).take(k_new) {
+            let (w, gw) = (prefix_mut(w, d), prefix(gw, d));
+            let upd = |w: &mut f32, g: f32, s: (&mut f32, &mut f32)| {
+                opt.apply(w, scale * g, s, lr, corr)
+            };
+            match two_slots(sw) {
+                (Some(s0), Some(s1)) => {
+                    for (((w, &g), s0), s1) in w.iter_mut().zip(gw).zip(s0).zip(s1) {
+                        upd(w, g, (s0, s1));
+                    }
+                }
+                (Some(s0), None) => {
+                    for ((w, &g), s0) in w.iter_mut().zip(gw).zip(s0) {
+                        upd(w, g, (s0, &mut d1));
+                    }
+                }
+                (None, _) => {
+                    for (w, &g) in w.iter_mut().zip(gw) {
+                        upd(w, g, (&mut d0, &mut d1));
+                    }
+                }
             }
-            let g = scale * self.ws.grad_b[k];
-            let (s0, s1) = slots_b(&mut self.ws.state_b, k, &mut d0, &mut d1);
-            opt.apply(&mut self.head.rows.b[k], g, (s0, s1), lr, corr);
+            let (s0, s1) = two_slots(sb);
+            upd(b, gb, (s0.unwrap_or(&mut d0), s1.unwrap_or(&mut d1)));
             if self.norm_cap.is_finite() {
-                project(&mut self.head.rows.w[k][..d], self.norm_cap);
+                project(w, self.norm_cap);
             }
         }
         StepInfo {
@@ -142,12 +163,13 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
             .zip(&rows.anchor)
             .take(k_new)
         {
-            for ((gf, &wf), &af) in g[..d].iter_mut().zip(&w[..d]).zip(&a[..d]) {
+            for ((gf, &wf), &af) in prefix_mut(g, d).iter_mut().zip(w).zip(a) {
                 *gf += l2 * (wf - widen(af));
             }
         }
-        for k in 0..k_new {
-            ws.grad_b[k] += l2 * (rows.b[k] - rows.anchor_b[k]);
+        let biases = rows.b.iter().zip(&rows.anchor_b);
+        for (g, (&b, &ab)) in ws.grad_b.iter_mut().zip(biases).take(k_new) {
+            *g += l2 * (b - ab);
         }
     }
 
@@ -155,17 +177,16 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
     /// none.
     pub fn val_nll(&self) -> f32 {
         let (mut h, mut z) = ([0.0f32; F], [0.0f32; NEW]);
-        let old = self.head.old_classes();
         let mut total = 0.0f32;
         for &i in self.val_order() {
-            let i = usize::from(i);
-            let lse = self.forward(i, &mut h, &mut z);
-            let y = usize::from(self.label(i as u16));
-            let z_y = match y.checked_sub(old) {
-                None => self.ws.cache[i].z_target,
-                Some(k) => z[k],
+            // Held-out indices are store indices of known labels (`Trainer::new`).
+            let Some(f) = self.forward(usize::from(i), &mut h, &mut z) else {
+                continue;
             };
-            total += lse - z_y;
+            let Some(z_y) = self.target_logit(&f, &z) else {
+                continue;
+            };
+            total += f.lse - z_y;
         }
         total / self.n_val as f32
     }
@@ -174,16 +195,19 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
     /// (for the schedule) and `total` is the run's step count.
     fn epoch(&mut self, step: &mut u32, total: u32) {
         self.shuffle();
-        let b = usize::from(self.cfg.batch);
-        let mut start = 0;
-        while start < self.n_train {
-            let end = (start + b).min(self.n_train);
-            let mut idx = [0u16; MAX_BATCH];
-            idx[..end - start].copy_from_slice(&self.ws.order[start..end]);
+        // `TrainConfig::check`: 1 ≤ batch ≤ MAX_BATCH.
+        let b = usize::from(self.cfg.batch).clamp(1, MAX_BATCH);
+        let mut idx = [0u16; MAX_BATCH];
+        for j in 0.. {
+            // Batch `j`, copied out of the workspace for the step to borrow `self` mutably.
+            let Some(src) = self.train_order().chunks(b).nth(j) else {
+                break;
+            };
+            let batch = prefix_mut(&mut idx, src.len());
+            batch.copy_from_slice(src);
             let lr = self.cfg.lr * self.cfg.schedule.factor(*step, total);
-            self.step(&idx[..end - start], lr);
+            self.step(batch, lr);
             *step += 1;
-            start = end;
         }
     }
 
@@ -256,7 +280,7 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
             Validation::KFold { folds } => {
                 self.snapshot();
                 let n_ep = usize::from(epochs);
-                self.ws.curve[..n_ep].fill(0.0);
+                prefix_mut(&mut self.ws.curve, n_ep).fill(0.0);
                 let (mut base, mut used) = (0.0f32, 0u32);
                 for f in 0..folds {
                     let (a, b) = self.set_split(Some((folds, f)));
@@ -271,7 +295,11 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
                     let mut s = 0u32;
                     for e in 0..n_ep {
                         self.epoch(&mut s, total);
-                        self.ws.curve[e] += self.val_nll();
+                        let v = self.val_nll();
+                        // `TrainConfig::check`: epochs ≤ MAX_EPOCHS, the curve's length.
+                        if let Some(c) = self.ws.curve.get_mut(e) {
+                            *c += v;
+                        }
                     }
                     step += s;
                 }
@@ -281,9 +309,9 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
                     return Err(crate::adapt::AdaptError::TooFewExamples);
                 }
                 let mut best = (0usize, base);
-                for e in 0..n_ep {
-                    if self.ws.curve[e] < best.1 {
-                        best = (e + 1, self.ws.curve[e]);
+                for (e, &v) in self.ws.curve.iter().enumerate().take(n_ep) {
+                    if v < best.1 {
+                        best = (e + 1, v);
                     }
                 }
                 report.val_before = base / used as f32;
@@ -320,31 +348,10 @@ fn project(row: &mut [f32], cap: f32) {
     }
 }
 
-/// The state slots of weight `(k, f)`; `d0`, `d1` stand in for missing slots.
-#[inline]
-fn slots<'s, const NEW: usize, const F: usize, const S: usize>(
-    st: &'s mut [[[f32; F]; NEW]; S],
-    k: usize,
-    f: usize,
-    d0: &'s mut f32,
-    d1: &'s mut f32,
-) -> (&'s mut f32, &'s mut f32) {
-    let (a, b) = st.split_at_mut(1.min(S));
-    let s0 = a.get_mut(0).map(|r| &mut r[k][f]).unwrap_or(d0);
-    let s1 = b.get_mut(0).map(|r| &mut r[k][f]).unwrap_or(d1);
-    (s0, s1)
-}
-
-/// The state slots of bias `k`.
-#[inline]
-fn slots_b<'s, const NEW: usize, const S: usize>(
-    st: &'s mut [[f32; NEW]; S],
-    k: usize,
-    d0: &'s mut f32,
-    d1: &'s mut f32,
-) -> (&'s mut f32, &'s mut f32) {
-    let (a, b) = st.split_at_mut(1.min(S));
-    let s0 = a.get_mut(0).map(|r| &mut r[k]).unwrap_or(d0);
-    let s1 = b.get_mut(0).map(|r| &mut r[k]).unwrap_or(d1);
-    (s0, s1)
+/// The first two of one parameter row's `S` optimiser state slots, where the workspace has
+/// them.
+#[inline(always)]
+fn two_slots<T, const S: usize>(st: &mut [T; S]) -> (Option<&mut T>, Option<&mut T>) {
+    let mut it = st.iter_mut();
+    (it.next(), it.next())
 }
