@@ -200,9 +200,12 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
     pub fn weight(&self, c: usize, f: usize) -> f32 {
         match c.checked_sub(self.old_classes()) {
             None => self.base.weight(c, f),
-            Some(k) if k < self.num_new() && f < self.dim() => {
-                self.rows.w.get(k).and_then(|row| row.get(f)).map_or(0.0, |&w| w)
-            }
+            Some(k) if k < self.num_new() && f < self.dim() => self
+                .rows
+                .w
+                .get(k)
+                .and_then(|row| row.get(f))
+                .map_or(0.0, |&w| w),
             Some(_) => 0.0,
         }
     }

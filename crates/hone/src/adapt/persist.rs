@@ -40,7 +40,7 @@ use heapless::String;
 use serde::{Deserialize, Serialize};
 
 use self::io::{Reader, Writer, BUF};
-use super::{AdaptError, Example, Head, Store};
+use super::{prefix, prefix_mut, AdaptError, Example, Head, Store};
 use crate::format::CRC32;
 #[cfg(feature = "signed")]
 pub use version::AcceptedVersion;
@@ -203,21 +203,26 @@ impl<Fl: NorFlash> Journal<Fl> {
         slot_size: u32,
         header: u32,
     ) -> Result<Option<(u32, u32)>, AdaptError> {
-        let mut h = [0u8; HEADER];
-        Reader::new(flash, start, start + header).take(&mut h)?;
-        let word = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-        let (seq, len, crc) = (word(4), word(8), word(12));
-        if h[..4] != MAGIC || len > slot_size - header {
+        let mut h = [[0u8; 4]; HEADER / 4];
+        Reader::new(flash, start, start + header).take(h.as_flattened_mut())?;
+        let [magic, seq_le, len_le, crc] = h;
+        let (seq, len, crc) = (
+            u32::from_le_bytes(seq_le),
+            u32::from_le_bytes(len_le),
+            u32::from_le_bytes(crc),
+        );
+        if magic != MAGIC || len > slot_size - header {
             return Ok(None);
         }
         let mut r = Reader::new(flash, start + header, start + header + len);
-        r.crc.update(&h[4..12]);
+        r.crc.update(&seq_le);
+        r.crc.update(&len_le);
         let mut buf = [0u8; BUF];
         let mut left = len as usize;
         while left > 0 {
-            let n = left.min(BUF);
-            r.take(&mut buf[..n])?;
-            left -= n;
+            let chunk = prefix_mut(&mut buf, left);
+            r.take(chunk)?;
+            left -= chunk.len();
         }
         Ok((r.crc.finalize() == crc).then_some((seq, len)))
     }
@@ -288,8 +293,10 @@ impl<Fl: NorFlash> Journal<Fl> {
         h[4..8].copy_from_slice(&seq.to_le_bytes());
         h[8..12].copy_from_slice(&len.to_le_bytes());
         h[12..16].copy_from_slice(&crc.to_le_bytes());
+        // `open` checked header ≤ BUF.
+        let h = h.get(..self.header as usize).ok_or(AdaptError::Storage)?;
         self.flash
-            .write(start, &h[..self.header as usize])
+            .write(start, h)
             .map_err(|_| AdaptError::Storage)?;
         self.latest = Some(Latest { slot, seq, len });
         Ok(seq)
@@ -381,11 +388,9 @@ impl<Fl: NorFlash> Journal<Fl> {
 
 fn put<Fl: NorFlash>(w: &mut Writer<'_, Fl>, rec: &Rec<'_>) -> Result<(), AdaptError> {
     let mut buf = [0u8; REC];
-    let n = postcard::to_slice(rec, &mut buf)
-        .map_err(|_| AdaptError::Storage)?
-        .len();
-    w.put(&(n as u16).to_le_bytes())?;
-    w.put(&buf[..n])
+    let body = postcard::to_slice(rec, &mut buf).map_err(|_| AdaptError::Storage)?;
+    w.put(&(body.len() as u16).to_le_bytes())?;
+    w.put(body)
 }
 
 fn next<'b, Fl: NorFlash>(
@@ -442,7 +447,9 @@ fn emit<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
         )?;
         for (rc, ac) in row.chunks(CHUNK).zip(anchor.chunks(CHUNK)) {
             let mut r = [0.0f32; CHUNK];
-            r[..rc.len()].copy_from_slice(rc);
+            r.get_mut(..rc.len())
+                .ok_or(AdaptError::Storage)?
+                .copy_from_slice(rc);
             put(w, &Rec::Row(r))?;
             let mut a = [0u16; CHUNK];
             for (o, x) in a.iter_mut().zip(ac) {
@@ -453,7 +460,7 @@ fn emit<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
     }
     for e in store.iter() {
         put(w, &Rec::Example { label: e.label })?;
-        for fc in e.feat[..d].chunks(CHUNK) {
+        for fc in prefix(&e.feat, d).chunks(CHUNK) {
             let mut a = [0u16; CHUNK];
             for (o, x) in a.iter_mut().zip(fc) {
                 *o = x.to_bits();
@@ -473,7 +480,6 @@ fn absorb<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
     examples: usize,
 ) -> Result<(), AdaptError> {
     let d = head.dim();
-    let chunks = d.div_ceil(CHUNK);
     let bad = AdaptError::Storage;
     for k in 0..new {
         let (name, bias, prior_bias) = match next(r, buf)? {
@@ -495,31 +501,30 @@ fn absorb<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
         {
             return Err(bad);
         }
-        head.rows.names.push(name).map_err(|_| bad)?;
-        head.rows.b[k] = bias;
-        head.rows.anchor_b[k] = prior_bias;
-        for c in 0..chunks {
-            let n = CHUNK.min(d - c * CHUNK);
+        let (w, b, anchor, anchor_b) = head.rows.slot_mut(k).ok_or(bad)?;
+        (*b, *anchor_b) = (bias, prior_bias);
+        let rows = prefix_mut(w, d).chunks_mut(CHUNK);
+        for (wc, ac) in rows.zip(prefix_mut(anchor, d).chunks_mut(CHUNK)) {
             let Rec::Row(row) = next(r, buf)? else {
                 return Err(bad);
             };
-            if !row[..n].iter().all(|x| x.is_finite()) {
+            let row = row.get(..wc.len()).ok_or(bad)?;
+            if !row.iter().all(|x| x.is_finite()) {
                 return Err(bad);
             }
-            head.rows.w[k][c * CHUNK..c * CHUNK + n].copy_from_slice(&row[..n]);
+            wc.copy_from_slice(row);
             let Rec::Anchor(a) = next(r, buf)? else {
                 return Err(bad);
             };
-            if !a[..n].iter().all(|&x| f16::from_bits(x).is_finite()) {
+            let a = a.get(..ac.len()).ok_or(bad)?;
+            if !a.iter().all(|&x| f16::from_bits(x).is_finite()) {
                 return Err(bad);
             }
-            for (o, &x) in head.rows.anchor[k][c * CHUNK..c * CHUNK + n]
-                .iter_mut()
-                .zip(&a)
-            {
+            for (o, &x) in ac.iter_mut().zip(a) {
                 *o = f16::from_bits(x);
             }
         }
+        head.rows.names.push(name).map_err(|_| bad)?;
     }
     for _ in 0..examples {
         let Rec::Example { label } = next(r, buf)? else {
@@ -532,15 +537,15 @@ fn absorb<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
             label,
             feat: [f16::ZERO; F],
         };
-        for c in 0..chunks {
-            let n = CHUNK.min(d - c * CHUNK);
+        for fc in prefix_mut(&mut e.feat, d).chunks_mut(CHUNK) {
             let Rec::Feat(a) = next(r, buf)? else {
                 return Err(bad);
             };
-            if !a[..n].iter().all(|&x| f16::from_bits(x).is_finite()) {
+            let a = a.get(..fc.len()).ok_or(bad)?;
+            if !a.iter().all(|&x| f16::from_bits(x).is_finite()) {
                 return Err(bad);
             }
-            for (o, &x) in e.feat[c * CHUNK..c * CHUNK + n].iter_mut().zip(&a) {
+            for (o, &x) in fc.iter_mut().zip(a) {
                 *o = f16::from_bits(x);
             }
         }

@@ -399,9 +399,8 @@ impl<'t, 'm, 'a, const NEW: usize, const F: usize, const N: usize, const S: usiz
         self.n_train = a;
         self.n_val = n - a;
         let train = prefix(&ws.order, a);
-        let first = |(j, &i): (usize, &u16)| {
-            train.iter().position(|&q| label(q) == label(i)) == Some(j)
-        };
+        let first =
+            |(j, &i): (usize, &u16)| train.iter().position(|&q| label(q) == label(i)) == Some(j);
         let classes = train.iter().enumerate().filter(|&e| first(e)).count();
         for (i, c) in ws.cache.iter_mut().enumerate().take(n) {
             if held(c) {

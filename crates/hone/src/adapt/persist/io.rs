@@ -2,7 +2,7 @@
 
 use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 
-use crate::adapt::AdaptError;
+use crate::adapt::{prefix, prefix_mut, AdaptError};
 use crate::format::CRC32;
 
 /// Staging buffer size; `READ_SIZE` and `WRITE_SIZE` must divide it.
@@ -39,10 +39,12 @@ impl<'f, Fl: NorFlash> Writer<'f, Fl> {
         self.crc.update(bytes);
         self.written += bytes.len() as u32;
         while !bytes.is_empty() {
-            let n = (BUF - self.len).min(bytes.len());
-            self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
-            self.len += n;
-            bytes = &bytes[n..];
+            // `len < BUF` here: a full buffer is flushed at once.
+            let free = self.buf.get_mut(self.len..).ok_or(AdaptError::Storage)?;
+            let (now, rest) = bytes.split_at(free.len().min(bytes.len()));
+            prefix_mut(free, now.len()).copy_from_slice(now);
+            self.len += now.len();
+            bytes = rest;
             if self.len == BUF {
                 self.flush()?;
             }
@@ -54,10 +56,13 @@ impl<'f, Fl: NorFlash> Writer<'f, Fl> {
     pub fn flush(&mut self) -> Result<(), AdaptError> {
         let ws = Fl::WRITE_SIZE.max(1);
         let n = self.len.div_ceil(ws) * ws;
-        self.buf[self.len..n].fill(0xFF);
+        // `Journal::open` checked that `WRITE_SIZE` divides `BUF`, so `len ≤ n ≤ BUF`.
+        let pad = self.buf.get_mut(self.len..n).ok_or(AdaptError::Storage)?;
+        pad.fill(0xFF);
+        let block = prefix(&self.buf, n);
         if let Some(f) = self.flash.as_deref_mut() {
             if n > 0 {
-                f.write(self.pos, &self.buf[..n]).map_err(io)?;
+                f.write(self.pos, block).map_err(io)?;
             }
         }
         self.pos += n as u32;
@@ -94,26 +99,29 @@ impl<'f, Fl: ReadNorFlash> Reader<'f, Fl> {
 
     /// Fills `out` with the next bytes; [`AdaptError::Storage`] past `end` or on a read error.
     pub fn take(&mut self, out: &mut [u8]) -> Result<(), AdaptError> {
-        let mut done = 0;
-        while done < out.len() {
+        let mut want = &mut *out;
+        while !want.is_empty() {
             if self.at == self.len {
                 let rs = Fl::READ_SIZE.max(1);
                 let left = self.end.saturating_sub(self.pos) as usize;
-                let n = (left.div_ceil(rs) * rs).min(BUF);
-                if n == 0 {
+                let block = prefix_mut(&mut self.buf, left.div_ceil(rs) * rs);
+                if block.is_empty() {
                     // Past the end of the region or payload: the stored bytes are cut short,
                     // which is a damaged state, not a missing one.
                     return Err(AdaptError::Storage);
                 }
-                self.flash.read(self.pos, &mut self.buf[..n]).map_err(io)?;
-                self.pos += n as u32;
+                self.flash.read(self.pos, block).map_err(io)?;
+                self.pos += block.len() as u32;
                 self.at = 0;
-                self.len = n;
+                self.len = block.len();
             }
-            let k = (self.len - self.at).min(out.len() - done);
-            out[done..done + k].copy_from_slice(&self.buf[self.at..self.at + k]);
-            self.at += k;
-            done += k;
+            // `at < len ≤ BUF`: `len` is a block just read.
+            let avail = self.buf.get(self.at..self.len).ok_or(AdaptError::Storage)?;
+            let k = avail.len().min(want.len());
+            let (now, rest) = core::mem::take(&mut want).split_at_mut(k);
+            now.copy_from_slice(prefix(avail, k));
+            self.at += now.len();
+            want = rest;
         }
         self.crc.update(out);
         Ok(())

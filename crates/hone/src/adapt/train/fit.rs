@@ -116,9 +116,8 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
         let states = ws.state_w.iter_mut().zip(&mut ws.state_b);
         for (((w, b), (gw, &gb)), (sw, sb)) in params.zip(grads).zip(states).take(k_new) {
             let (w, gw) = (prefix_mut(w, d), prefix(gw, d));
-            let upd = |w: &mut f32, g: f32, s: (&mut f32, &mut f32)| {
-                opt.apply(w, scale * g, s, lr, corr)
-            };
+            let upd =
+                |w: &mut f32, g: f32, s: (&mut f32, &mut f32)| opt.apply(w, scale * g, s, lr, corr);
             match two_slots(sw) {
                 (Some(s0), Some(s1)) => {
                     for (((w, &g), s0), s1) in w.iter_mut().zip(gw).zip(s0).zip(s1) {
