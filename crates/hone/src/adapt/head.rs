@@ -151,12 +151,18 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
         let mut s = String::new();
         s.push_str(name).map_err(|_| AdaptError::BadLabelName)?;
         let k = self.num_new();
-        let (w, b, anchor, anchor_b) = self.rows.slot_mut(k).ok_or(AdaptError::NoCapacity)?;
-        (*w, *b, *anchor, *anchor_b) = ([0.0; F], 0.0, [f16::ZERO; F], 0.0);
         self.rows
             .names
             .push(s)
             .map_err(|_| AdaptError::NoCapacity)?;
+        // Row `k` of `NEW` exists: the name just took slot `k` of the `NEW`-long list.
+        let Some((w, b, anchor, anchor_b)) = self.rows.slot_mut(k) else {
+            self.rows.names.pop();
+            return Err(AdaptError::NoCapacity);
+        };
+        w.fill(0.0);
+        anchor.fill(f16::ZERO);
+        (*b, *anchor_b) = (0.0, 0.0);
         Ok(self.old_classes() + k)
     }
 

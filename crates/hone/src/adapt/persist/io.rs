@@ -41,9 +41,10 @@ impl<'f, Fl: NorFlash> Writer<'f, Fl> {
         while !bytes.is_empty() {
             // `len < BUF` here: a full buffer is flushed at once.
             let free = self.buf.get_mut(self.len..).ok_or(AdaptError::Storage)?;
-            let (now, rest) = bytes.split_at(free.len().min(bytes.len()));
-            prefix_mut(free, now.len()).copy_from_slice(now);
-            self.len += now.len();
+            let n = free.len().min(bytes.len());
+            let ((to, _), (now, rest)) = (free.split_at_mut(n), bytes.split_at(n));
+            to.copy_from_slice(now);
+            self.len += n;
             bytes = rest;
             if self.len == BUF {
                 self.flush()?;
