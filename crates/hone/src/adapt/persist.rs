@@ -388,9 +388,11 @@ impl<Fl: NorFlash> Journal<Fl> {
 
 fn put<Fl: NorFlash>(w: &mut Writer<'_, Fl>, rec: &Rec<'_>) -> Result<(), AdaptError> {
     let mut buf = [0u8; REC];
-    let body = postcard::to_slice(rec, &mut buf).map_err(|_| AdaptError::Storage)?;
-    w.put(&(body.len() as u16).to_le_bytes())?;
-    w.put(body)
+    let n = postcard::to_slice(rec, &mut buf)
+        .map_err(|_| AdaptError::Storage)?
+        .len();
+    w.put(&(n as u16).to_le_bytes())?;
+    w.put(prefix(&buf, n))
 }
 
 fn next<'b, Fl: NorFlash>(
@@ -447,9 +449,7 @@ fn emit<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
         )?;
         for (rc, ac) in row.chunks(CHUNK).zip(anchor.chunks(CHUNK)) {
             let mut r = [0.0f32; CHUNK];
-            r.get_mut(..rc.len())
-                .ok_or(AdaptError::Storage)?
-                .copy_from_slice(rc);
+            prefix_mut(&mut r, rc.len()).copy_from_slice(rc);
             put(w, &Rec::Row(r))?;
             let mut a = [0u16; CHUNK];
             for (o, x) in a.iter_mut().zip(ac) {
