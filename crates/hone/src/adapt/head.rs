@@ -76,6 +76,17 @@ impl<const NEW: usize, const F: usize> Default for NewRows<NEW, F> {
     }
 }
 
+/// Removes entry `k` of `a`: the entries after it move down one and the last becomes `zero`
+/// (nothing happens for `k` past the end).
+fn drop_entry<T>(a: &mut [T], k: usize, zero: T) {
+    if let Some(tail) = a.get_mut(k..).filter(|t| !t.is_empty()) {
+        tail.rotate_left(1);
+        if let Some(last) = tail.last_mut() {
+            *last = zero;
+        }
+    }
+}
+
 /// A trainable classification head: the model's pre-trained classes `0..old` (weights read
 /// from the blob, never copied) followed by enrolled classes `old..old + num_new()` whose
 /// rows live in RAM (`NEW` of them at most, features up to `F` long).
@@ -190,15 +201,10 @@ impl<'m, 'a, const NEW: usize, const F: usize> Head<'m, 'a, NEW, F> {
         let r = &mut self.rows;
         r.names.remove(k);
         // `names` was `k + 1..` long, so every row from `k` on exists (at most NEW).
-        r.w[k..].rotate_left(1);
-        r.b[k..].rotate_left(1);
-        r.anchor[k..].rotate_left(1);
-        r.anchor_b[k..].rotate_left(1);
-        let last = NEW - 1;
-        r.w[last] = [0.0; F];
-        r.b[last] = 0.0;
-        r.anchor[last] = [f16::ZERO; F];
-        r.anchor_b[last] = 0.0;
+        drop_entry(&mut r.w, k, [0.0; F]);
+        drop_entry(&mut r.b, k, 0.0);
+        drop_entry(&mut r.anchor, k, [f16::ZERO; F]);
+        drop_entry(&mut r.anchor_b, k, 0.0);
         Ok(())
     }
 
