@@ -40,7 +40,7 @@ use heapless::String;
 use serde::{Deserialize, Serialize};
 
 use self::io::{Reader, Writer, BUF};
-use super::{prefix, prefix_mut, AdaptError, Example, Head, Store};
+use super::{prefix_mut, AdaptError, Example, Head, Store};
 use crate::format::CRC32;
 #[cfg(feature = "signed")]
 pub use version::AcceptedVersion;
@@ -392,7 +392,7 @@ fn put<Fl: NorFlash>(w: &mut Writer<'_, Fl>, rec: &Rec<'_>) -> Result<(), AdaptE
         .map_err(|_| AdaptError::Storage)?
         .len();
     w.put(&(n as u16).to_le_bytes())?;
-    w.put(prefix(&buf, n))
+    w.put(buf.get(..n).ok_or(AdaptError::Storage)?)
 }
 
 fn next<'b, Fl: NorFlash>(
@@ -449,7 +449,9 @@ fn emit<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
         )?;
         for (rc, ac) in row.chunks(CHUNK).zip(anchor.chunks(CHUNK)) {
             let mut r = [0.0f32; CHUNK];
-            prefix_mut(&mut r, rc.len()).copy_from_slice(rc);
+            r.get_mut(..rc.len())
+                .ok_or(AdaptError::Storage)?
+                .copy_from_slice(rc);
             put(w, &Rec::Row(r))?;
             let mut a = [0u16; CHUNK];
             for (o, x) in a.iter_mut().zip(ac) {
@@ -460,7 +462,7 @@ fn emit<Fl: NorFlash, const NEW: usize, const F: usize, const N: usize>(
     }
     for e in store.iter() {
         put(w, &Rec::Example { label: e.label })?;
-        for fc in prefix(&e.feat, d).chunks(CHUNK) {
+        for fc in e.feat.get(..d).ok_or(AdaptError::Storage)?.chunks(CHUNK) {
             let mut a = [0u16; CHUNK];
             for (o, x) in a.iter_mut().zip(fc) {
                 *o = x.to_bits();
