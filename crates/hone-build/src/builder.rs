@@ -5,8 +5,8 @@
 //! live for that call: an exporter can quantise a layer, append it, and drop its buffers.
 
 use hone::format::{
-    InputKind, ModelDesc, OpsDesc, StrTableDesc, TensorRec, TokenizerDesc, CRC32, FORMAT_VERSION,
-    HEADER_LEN, MAGIC, MIN_FORMAT_VERSION,
+    InputKind, Kind, ModelDesc, OpsDesc, StrTableDesc, TensorRec, TokenizerDesc, CRC32,
+    FORMAT_VERSION, HEADER_LEN, KIND_TAG_VERSION, MAGIC, MIN_FORMAT_VERSION,
 };
 use hone::ops::Op;
 
@@ -22,6 +22,8 @@ pub enum BuildError {
     Invalid(hone::Error),
     /// Serialisation failed.
     Encode,
+    /// The model exceeds a limit of the format (message says which).
+    Limit(String),
 }
 
 impl core::fmt::Display for BuildError {
@@ -31,6 +33,7 @@ impl core::fmt::Display for BuildError {
             BuildError::Table(m) => write!(f, "bad string table: {m}"),
             BuildError::Invalid(e) => write!(f, "built model does not validate: {e}"),
             BuildError::Encode => f.write_str("serialisation failed"),
+            BuildError::Limit(what) => write!(f, "the format does not hold {what}"),
         }
     }
 }
@@ -154,58 +157,10 @@ impl ModelBuilder {
         self.version
     }
 
-    fn bytes_of(&self, t: &TensorRec) -> usize {
-        let rows = if t.per_token {
-            usize::from(self.max_len)
-        } else {
-            1
-        };
-        (rows * usize::from(t.cols)).div_ceil(4) * 4
-    }
-
-    /// Greedy liveness-based plan (largest tensor first, lowest free offset): tensors whose
-    /// lifetimes `[written, last read]` intersect never share bytes. Returns the arena size.
+    /// Plans the arena ([`plan_arena`]); returns its size.
     fn plan(&mut self) -> u32 {
-        let n = self.tensors.len();
-        let mut life = vec![(usize::MAX, 0usize); n];
-        for (i, &(ins, out)) in self.operands.iter().enumerate() {
-            if let Some(o) = out.and_then(|o| life.get_mut(usize::from(o))) {
-                *o = (i, i);
-            }
-            for t in ins.into_iter().flatten() {
-                if let Some(l) = life.get_mut(usize::from(t)) {
-                    l.1 = l.1.max(i);
-                }
-            }
-        }
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by_key(|&t| core::cmp::Reverse(self.bytes_of(&self.tensors[t])));
-        let mut placed: Vec<(usize, usize, usize)> = Vec::new(); // (tensor, start, end)
-        let mut arena = 0;
-        for t in order {
-            let size = self.bytes_of(&self.tensors[t]);
-            let (w, r) = life[t];
-            let mut busy: Vec<(usize, usize)> = placed
-                .iter()
-                .filter(|&&(u, _, _)| {
-                    let (wu, ru) = life[u];
-                    w <= ru && wu <= r.max(w)
-                })
-                .map(|&(_, s, e)| (s, e))
-                .collect();
-            busy.sort_unstable();
-            let mut at = 0;
-            for (s, e) in busy {
-                if at + size <= s {
-                    break;
-                }
-                at = at.max(e);
-            }
-            self.tensors[t].offset = at as u32;
-            placed.push((t, at, at + size));
-            arena = arena.max(at + size);
-        }
-        arena as u32
+        let lives = lifetimes(self.tensors.len(), &self.operands, &[], &[]);
+        plan_arena(&mut self.tensors, &lives, usize::from(self.max_len))
     }
 
     /// Plans the arena, serialises and checksums the blob, and validates it by loading it.
@@ -246,17 +201,101 @@ impl ModelBuilder {
                 bytes: &self.ops,
             },
         };
-        let payload = postcard::to_allocvec(&desc).map_err(|_| BuildError::Encode)?;
+        let mut payload = Vec::new();
+        if self.version >= KIND_TAG_VERSION {
+            payload = postcard::to_extend(&Kind::Text, payload).map_err(|_| BuildError::Encode)?;
+        }
+        let payload = postcard::to_extend(&desc, payload).map_err(|_| BuildError::Encode)?;
         let blob = frame_version(&payload, self.version);
         hone::Model::load(&blob, &mut crate::HostSteps::new()).map_err(BuildError::Invalid)?;
         Ok(blob)
     }
 }
 
-/// Wraps a payload in the header of the newest format version ([`FORMAT_VERSION`], which
-/// reads every op).
+/// Wraps a text model's payload (a bare `ModelDesc`) in the header of the newest format
+/// version ([`FORMAT_VERSION`], which reads every op), after the [`Kind::Text`] tag that
+/// version requires.
 pub fn frame(payload: &[u8]) -> Vec<u8> {
-    frame_version(payload, FORMAT_VERSION)
+    let mut tagged = postcard::to_allocvec(&Kind::Text).unwrap_or_default();
+    tagged.extend_from_slice(payload);
+    frame_version(&tagged, FORMAT_VERSION)
+}
+
+/// Per tensor, the ops that write and last read it: `(written, last read)`, `written = 0`
+/// for a model input (before the first op, which is also op 0's time: an op's output never
+/// shares bytes with its inputs) and `last read = ops` for a model output (live to the end).
+/// A tensor nobody writes has `(usize::MAX, 0)`.
+pub(crate) fn lifetimes(
+    n: usize,
+    operands: &[([Option<u16>; 3], Option<u16>)],
+    inputs: &[u16],
+    outputs: &[u16],
+) -> Vec<(usize, usize)> {
+    let mut life = vec![(usize::MAX, 0usize); n];
+    for &t in inputs {
+        if let Some(l) = life.get_mut(usize::from(t)) {
+            *l = (0, 0);
+        }
+    }
+    for (i, &(ins, out)) in operands.iter().enumerate() {
+        if let Some(o) = out.and_then(|o| life.get_mut(usize::from(o))) {
+            *o = (i, i);
+        }
+        for t in ins.into_iter().flatten() {
+            if let Some(l) = life.get_mut(usize::from(t)) {
+                l.1 = l.1.max(i);
+            }
+        }
+    }
+    for &t in outputs {
+        if let Some(l) = life.get_mut(usize::from(t)) {
+            l.1 = operands.len();
+        }
+    }
+    life
+}
+
+/// Greedy liveness-based arena plan (largest tensor first, lowest free offset): tensors whose
+/// lifetimes `[written, last read]` intersect never share bytes. Sets every tensor's offset
+/// (a multiple of 4) and returns the arena size; a per-token tensor has `max_len` rows.
+pub(crate) fn plan_arena(
+    tensors: &mut [TensorRec],
+    life: &[(usize, usize)],
+    max_len: usize,
+) -> u32 {
+    let bytes_of = |t: &TensorRec| {
+        let rows = if t.per_token { max_len } else { 1 };
+        (rows * usize::from(t.cols)).div_ceil(4) * 4
+    };
+    let n = tensors.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&t| core::cmp::Reverse(bytes_of(&tensors[t])));
+    let mut placed: Vec<(usize, usize, usize)> = Vec::new(); // (tensor, start, end)
+    let mut arena = 0;
+    for t in order {
+        let size = bytes_of(&tensors[t]);
+        let (w, r) = life[t];
+        let mut busy: Vec<(usize, usize)> = placed
+            .iter()
+            .filter(|&&(u, _, _)| {
+                let (wu, ru) = life[u];
+                w <= ru && wu <= r.max(w)
+            })
+            .map(|&(_, s, e)| (s, e))
+            .collect();
+        busy.sort_unstable();
+        let mut at = 0;
+        for (s, e) in busy {
+            if at + size <= s {
+                break;
+            }
+            at = at.max(e);
+        }
+        tensors[t].offset = at as u32;
+        placed.push((t, at, at + size));
+        arena = arena.max(at + size);
+    }
+    arena as u32
 }
 
 /// Wraps a payload in a header (magic, `version`, lengths, CRC-32).

@@ -11,6 +11,7 @@ pub mod builder;
 pub mod flash;
 pub mod quant;
 pub mod signed;
+pub mod tensor_builder;
 pub mod testutil;
 
 /// Operation capacity of the models loaded on the host (tools, exporters, golden vectors): large
@@ -29,3 +30,4 @@ pub use quant::{
     add_params, asymmetric, f32_bytes, fc_add_norm_params, fc_params, i8_bytes, lut_table,
     multiplier, multiplier_value, quantize_multiplier, quantize_rows, round_f64, FcBytes,
 };
+pub use tensor_builder::TensorModelBuilder;

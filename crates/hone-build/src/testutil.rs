@@ -397,3 +397,42 @@ pub fn transformer_with(
     }));
     b.build()
 }
+
+/// A small tensor model (format version 3): int8 `[1 × 6]` → FC(8, ReLU) → FC(3) → int8
+/// `[1 × 3]`, weights from a fixed seed.
+pub fn tiny_tensor_model() -> Result<Vec<u8>, BuildError> {
+    let mut rng = XorShift(0x7e50_0003);
+    let (n_in, hidden, n_out) = (6usize, 8usize, 3usize);
+    let (x_scale, x_zp) = asymmetric(-1.0, 1.0);
+    let (h_scale, h_zp) = asymmetric(0.0, 2.0);
+    let (y_scale, y_zp) = asymmetric(-2.0, 2.0);
+    let (w1q, w1s) = quantize_rows(&rng.vec(hidden * n_in, 0.5), n_in);
+    let (b1, m1, s1) = fc_params(&w1q, &w1s, &rng.vec(hidden, 0.1), x_scale, x_zp, h_scale)?;
+    let (w2q, w2s) = quantize_rows(&rng.vec(n_out * hidden, 0.5), hidden);
+    let (b2, m2, s2) = fc_params(&w2q, &w2s, &rng.vec(n_out, 0.1), h_scale, h_zp, y_scale)?;
+    let (w1q, w2q) = (i8_bytes(&w1q), i8_bytes(&w2q));
+    let mut b = crate::TensorModelBuilder::new("tiny-tensor");
+    let x = b.tensor(n_in, x_scale, x_zp)?;
+    let h = b.tensor(hidden, h_scale, h_zp)?;
+    let y = b.tensor(n_out, y_scale, y_zp)?;
+    b.input(x, &[1, n_in])?.output(y, &[1, n_out])?;
+    b.op(Op::FullyConnected(hone::ops::FullyConnected {
+        input: x,
+        out: h,
+        weights: &w1q,
+        bias: &b1,
+        multipliers: &m1,
+        shifts: &s1,
+        activation: Activation::Relu,
+    }))
+    .op(Op::FullyConnected(hone::ops::FullyConnected {
+        input: h,
+        out: y,
+        weights: &w2q,
+        bias: &b2,
+        multipliers: &m2,
+        shifts: &s2,
+        activation: Activation::None,
+    }));
+    b.build()
+}

@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use crate::format::Kind;
+
 pub use crate::tokenizer::TokenizerError;
 
 /// Everything that can go wrong when loading a model or preparing to run it.
@@ -20,6 +22,9 @@ pub enum Error {
     UnsupportedVersion(u16),
     /// The payload's CRC-32 does not match the header.
     ChecksumMismatch,
+    /// The blob holds another kind of model than the loader reads (a tensor model given to
+    /// [`crate::Model::load`], or a text model to [`crate::TensorModel::load`]).
+    WrongKind(crate::format::Kind),
     /// The payload is not a valid postcard encoding of the model description.
     Decode,
     /// The description decoded but is inconsistent (see [`Invalid`]); `op` is the index of the
@@ -104,6 +109,12 @@ impl fmt::Display for Error {
             Error::BadMagic => f.write_str("not a hone model (bad magic)"),
             Error::UnsupportedVersion(v) => write!(f, "unsupported format version {v}"),
             Error::ChecksumMismatch => f.write_str("payload checksum mismatch"),
+            Error::WrongKind(Kind::Text) => {
+                f.write_str("a text classifier, not a tensor model (load it as a text model)")
+            }
+            Error::WrongKind(_) => {
+                f.write_str("a tensor model, not a text classifier (load it as a tensor model)")
+            }
             Error::Decode => f.write_str("payload does not decode"),
             Error::Invalid { op, reason } if *op == u16::MAX => {
                 write!(f, "invalid model: {reason}")

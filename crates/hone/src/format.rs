@@ -1,4 +1,4 @@
-//! Model format (versions 1 and 2): the wire types of a `.hone` blob.
+//! Model format (versions 1 to 3): the wire types of a `.hone` blob.
 //!
 //! A blob is a 16-byte header followed by a [postcard] payload:
 //!
@@ -10,7 +10,9 @@
 //! | 8..12 | payload length | u32 LE |
 //! | 12..16 | CRC-32 | CRC-32/ISO-HDLC of the payload, u32 LE |
 //!
-//! The payload is a postcard-encoded [`ModelDesc`]. Every array of numbers is stored as a
+//! In versions 1 and 2 the payload is a postcard-encoded [`ModelDesc`] (a text classifier).
+//! From version 3 on it starts with a [`Kind`] tag, followed by a [`ModelDesc`] (text) or a
+//! [`TensorModelDesc`] (int8 tensors in, int8 tensors out). Every array of numbers is stored as a
 //! borrowed byte slice (`&'a [u8]`) in little-endian order and read in place, so loading a
 //! model copies no weights into RAM. `models/FORMAT.md` documents the layout and the
 //! stability rule.
@@ -24,9 +26,16 @@ use serde::{Deserialize, Serialize};
 /// The four bytes every blob starts with.
 pub const MAGIC: [u8; 4] = *b"HONE";
 /// The newest format version this crate reads and writes. Version 2 added
-/// `Op::FcAddNorm`; a blob that uses no version-2 op is written as version 1 (see
-/// `Op::min_version`), so that version-1 readers keep reading it.
-pub const FORMAT_VERSION: u16 = 2;
+/// `Op::FcAddNorm`; version 3 added tensor models and the [`Kind`] tag that starts every
+/// version-3 payload. A text model is written as the oldest version that has all its ops (see
+/// `Op::min_version`), so that older readers keep reading it.
+pub const FORMAT_VERSION: u16 = 3;
+/// The first format version whose payload starts with a [`Kind`] tag.
+pub const KIND_TAG_VERSION: u16 = 3;
+/// Size of one [`IoRec`] record in [`TensorModelDesc::inputs`] and `outputs`.
+pub const IO_REC_LEN: usize = 20;
+/// Most dimensions an [`IoRec`] describes.
+pub const MAX_RANK: usize = 4;
 /// The oldest format version this crate reads.
 pub const MIN_FORMAT_VERSION: u16 = 1;
 /// Length of the fixed header in bytes.
@@ -75,6 +84,120 @@ pub struct OpsDesc<'a> {
     pub count: u16,
     /// `count` postcard-encoded `Op` values (`hone::ops::Op`), back to back.
     pub bytes: &'a [u8],
+}
+
+/// What a payload of format version 3 or later describes (its leading tag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Kind {
+    /// A text classifier: a [`ModelDesc`] follows.
+    Text,
+    /// A tensor model: a [`TensorModelDesc`] follows.
+    Tensor,
+}
+
+/// The decoded payload of a tensor model (format version 3; wire view, not yet validated):
+/// int8 input tensors → operations → int8 output tensors, no tokenizer and no head.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TensorModelDesc<'a> {
+    /// Human-readable model name.
+    pub name: &'a str,
+    /// Bytes of the activation arena, as planned by the importer.
+    pub arena_bytes: u32,
+    /// Activation tensors: `n × TENSOR_REC_LEN` bytes of [`TensorRec`] records (none per
+    /// token: a tensor is `cols` int8 values).
+    pub tensors: &'a [u8],
+    /// The model's inputs: `k × IO_REC_LEN` bytes of [`IoRec`] records.
+    pub inputs: &'a [u8],
+    /// The model's outputs: `k × IO_REC_LEN` bytes of [`IoRec`] records.
+    pub outputs: &'a [u8],
+    /// Operations, executed in order (no `Op::Embedding`, no `Op::Head`).
+    #[serde(borrow)]
+    pub ops: OpsDesc<'a>,
+}
+
+/// Element type of a tensor model's input or output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum DType {
+    /// Signed 8-bit integers (wire code 0).
+    I8,
+}
+
+/// One input or output of a tensor model (wire record, [`IO_REC_LEN`] bytes, little-endian):
+/// `tensor: u16`, `dtype: u8` (0 = int8), `rank: u8` (`1..=MAX_RANK`), then `MAX_RANK`
+/// dimensions as u32 (those past `rank` are 0). The product of the dimensions is the
+/// tensor's `cols`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct IoRec {
+    /// Index into the tensor table.
+    pub tensor: u16,
+    /// Element type.
+    pub dtype: DType,
+    /// Number of dimensions.
+    pub rank: u8,
+    /// Dimensions (the first `rank` are meaningful, the rest 0).
+    pub dims: [u32; MAX_RANK],
+}
+
+impl IoRec {
+    /// The shape: the first `rank` dimensions.
+    pub fn shape(&self) -> &[u32] {
+        self.dims.get(..usize::from(self.rank)).unwrap_or(&[])
+    }
+
+    /// Elements in the tensor (the product of the shape; `None` on overflow).
+    pub fn elements(&self) -> Option<usize> {
+        self.shape()
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d as usize))
+    }
+
+    /// Encodes the record.
+    pub fn to_bytes(&self) -> [u8; IO_REC_LEN] {
+        let mut b = [0u8; IO_REC_LEN];
+        let [t0, t1] = self.tensor.to_le_bytes();
+        let dtype = match self.dtype {
+            DType::I8 => 0,
+        };
+        for (o, v) in b.iter_mut().zip([t0, t1, dtype, self.rank]) {
+            *o = v;
+        }
+        let dims = self.dims.iter().flat_map(|d| d.to_le_bytes());
+        for (o, v) in b.iter_mut().skip(4).zip(dims) {
+            *o = v;
+        }
+        b
+    }
+
+    /// Decodes a record; `None` when `b` is short, the dtype unknown, the rank out of
+    /// `1..=MAX_RANK` or a dimension past the rank is not 0.
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        let b: &[u8; IO_REC_LEN] = b.get(..IO_REC_LEN)?.try_into().ok()?;
+        let [t0, t1, dtype, rank, rest @ ..] = *b;
+        let dtype = match dtype {
+            0 => DType::I8,
+            _ => return None,
+        };
+        let mut dims = [0u32; MAX_RANK];
+        for (d, w) in dims.iter_mut().zip(rest.chunks_exact(4)) {
+            *d = u32::from_le_bytes(w.try_into().ok()?);
+        }
+        let r = usize::from(rank);
+        if r == 0 || r > MAX_RANK || dims.iter().skip(r).any(|&d| d != 0) {
+            return None;
+        }
+        Some(Self {
+            tensor: u16::from_le_bytes([t0, t1]),
+            dtype,
+            rank,
+            dims,
+        })
+    }
 }
 
 /// What a model consumes.

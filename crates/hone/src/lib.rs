@@ -3,8 +3,9 @@
 //! ## A complete run
 //!
 //! Entry points: [`Model::load`], [`Steps`], [`Model::scratch_words`], [`Runner`],
-//! [`Prediction`], and [`adapt`] for on-device training. With a small test model built on the
-//! host:
+//! [`Prediction`], and [`adapt`] for on-device training; [`TensorModel`] and [`TensorRunner`]
+//! for tensor models (int8 tensors in and out, e.g. imported from TFLite). With a small test
+//! model built on the host:
 //!
 //! * With the `signed` feature, [`signed`] verifies an Ed25519-signed envelope around a blob
 //!   (and refuses a lower version than the last accepted one) before it is loaded.
@@ -61,6 +62,7 @@ pub mod quant;
 mod run;
 #[cfg(feature = "signed")]
 pub mod signed;
+mod tensor_model;
 pub mod tokenizer;
 
 pub use error::{Error, Invalid, TokenizerError};
@@ -68,3 +70,4 @@ pub use graph::MAX_TENSORS;
 pub use model::{Classifier, Model, Steps, StrTable, DEFAULT_OPS, MAX_LEN};
 pub use ops::head::MAX_CLASSES;
 pub use run::{Prediction, Runner};
+pub use tensor_model::{TensorModel, TensorRunner, MAX_IO};

@@ -2,8 +2,8 @@
 
 use crate::error::{Error, Invalid};
 use crate::format::{
-    InputKind, ModelDesc, StrTableDesc, TensorRec, CRC32, FORMAT_VERSION, HEADER_LEN, MAGIC,
-    MIN_FORMAT_VERSION, TENSOR_REC_LEN,
+    InputKind, Kind, ModelDesc, StrTableDesc, TensorRec, CRC32, FORMAT_VERSION, HEADER_LEN,
+    KIND_TAG_VERSION, MAGIC, MIN_FORMAT_VERSION, TENSOR_REC_LEN,
 };
 use crate::graph;
 use crate::ops::Op;
@@ -23,7 +23,7 @@ pub const DEFAULT_OPS: usize = 32;
 /// may have ([`DEFAULT_OPS`] unless chosen): a blob with more is refused with
 /// [`Error::OpCapacity`]. Firmware sizes it to the model it embeds ([`Model::op_count`]).
 pub struct Steps<'a, const N: usize = DEFAULT_OPS> {
-    table: heapless::Vec<Step<'a>, N>,
+    pub(crate) table: heapless::Vec<Step<'a>, N>,
 }
 
 impl<const N: usize> Steps<'_, N> {
@@ -173,19 +173,31 @@ impl<'a> StrTable<'a> {
     }
 }
 
-const fn words(bytes: usize) -> usize {
+pub(crate) const fn words(bytes: usize) -> usize {
     bytes.div_ceil(4)
 }
 
-fn invalid(reason: Invalid) -> Error {
+pub(crate) fn invalid(reason: Invalid) -> Error {
     Error::Invalid {
         op: u16::MAX,
         reason,
     }
 }
 
+/// Checks a blob's header and checksum and reads the payload's [`Kind`] (always
+/// [`Kind::Text`] before [`KIND_TAG_VERSION`]); returns the format version, the kind and the
+/// payload after the tag.
+pub(crate) fn unframe(blob: &[u8]) -> Result<(u16, Kind, &[u8]), Error> {
+    let (version, payload) = unframe_raw(blob)?;
+    if version < KIND_TAG_VERSION {
+        return Ok((version, Kind::Text, payload));
+    }
+    let (kind, rest) = postcard::take_from_bytes::<Kind>(payload).map_err(|_| Error::Decode)?;
+    Ok((version, kind, rest))
+}
+
 /// Checks a blob's header and checksum; returns its format version and payload.
-fn unframe(blob: &[u8]) -> Result<(u16, &[u8]), Error> {
+fn unframe_raw(blob: &[u8]) -> Result<(u16, &[u8]), Error> {
     let header = blob.get(..HEADER_LEN).ok_or(Error::Truncated)?;
     let field = |i: usize| crate::bytes::read_u32(header, i);
     if header.get(0..4) != Some(&MAGIC[..]) {
@@ -221,7 +233,10 @@ impl<'a> Model<'a> {
         blob: &'b [u8],
         steps: &'a mut Steps<'b, N>,
     ) -> Result<Self, Error> {
-        let (version, payload) = unframe(blob)?;
+        let (version, kind, payload) = unframe(blob)?;
+        if kind != Kind::Text {
+            return Err(Error::WrongKind(kind));
+        }
         let desc: ModelDesc<'b> = postcard::from_bytes(payload).map_err(|_| Error::Decode)?;
         Self::validate(desc, version, steps)
     }
@@ -261,9 +276,20 @@ impl<'a> Model<'a> {
         )?;
         let labels = StrTable::new(desc.labels).ok_or(invalid(Invalid::Labels))?;
         steps.table.clear();
-        let head = graph::check(&desc, vocab.len(), version, &mut steps.table)?;
+        let g = graph::Graph {
+            arena_bytes: desc.arena_bytes,
+            tensors: desc.tensors,
+            ops: desc.ops,
+            max_len: usize::from(desc.max_len),
+            vocab: vocab.len(),
+        };
+        let rule = (graph::text_placement as graph::Placement, 2);
+        graph::check(&g, version, (&[], &[]), rule, &mut steps.table)?;
         let steps: &'a Steps<'b, N> = steps;
         let steps = steps.table.as_slice();
+        let Some(Step::Head(head)) = steps.last().copied() else {
+            return Err(invalid(Invalid::Structure));
+        };
         if labels.len() != head.classes {
             return Err(invalid(Invalid::Labels));
         }
@@ -378,7 +404,7 @@ impl<'a> Model<'a> {
         self.desc.arena_bytes as usize
     }
 
-    /// The blob's format version (1 or 2; see [`Op::min_version`]).
+    /// The blob's format version (1 to 3; see [`Op::min_version`]).
     pub fn format_version(&self) -> u16 {
         self.version
     }

@@ -65,7 +65,7 @@ impl Operator<'_> for Add {
         ([Some(self.a), Some(self.b), None], Some(self.out))
     }
 
-    fn check(&self, cx: &Cx<'_, '_>) -> Result<Checked, Invalid> {
+    fn check(&self, cx: &Cx<'_>) -> Result<Checked, Invalid> {
         let (a, b, out) = (cx.tensor(self.a)?, cx.tensor(self.b)?, cx.tensor(self.out)?);
         ensure(a.same_shape(&b) && a.same_shape(&out), Invalid::Shape)?;
         ensure(self.params.is_valid(), Invalid::Quant)?;

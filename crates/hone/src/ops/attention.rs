@@ -46,7 +46,7 @@ impl Operator<'_> for Attention {
         ([Some(self.q), Some(self.k), Some(self.v)], Some(self.out))
     }
 
-    fn check(&self, cx: &Cx<'_, '_>) -> Result<Checked, Invalid> {
+    fn check(&self, cx: &Cx<'_>) -> Result<Checked, Invalid> {
         let (q, k) = (cx.tensor(self.q)?, cx.tensor(self.k)?);
         let (v, out) = (cx.tensor(self.v)?, cx.tensor(self.out)?);
         let same = q.same_shape(&k) && q.same_shape(&v) && q.same_shape(&out);

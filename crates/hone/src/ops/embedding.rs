@@ -71,7 +71,7 @@ impl<'a> Operator<'a> for Embedding<'a> {
         ([None; 3], Some(self.out))
     }
 
-    fn check(&self, cx: &Cx<'_, 'a>) -> Result<Checked<'a>, Invalid> {
+    fn check(&self, cx: &Cx<'_>) -> Result<Checked<'a>, Invalid> {
         let out = cx.tensor(self.out)?;
         let (vocab, d) = (cx.vocab, out.cols());
         ensure(out.per_token, Invalid::Shape)?;

@@ -81,7 +81,7 @@ impl<'a> Operator<'a> for FcAddNorm<'a> {
         (inputs, Some(self.out))
     }
 
-    fn check(&self, cx: &Cx<'_, 'a>) -> Result<Checked<'a>, Invalid> {
+    fn check(&self, cx: &Cx<'_>) -> Result<Checked<'a>, Invalid> {
         let (x, r, o) = (
             cx.tensor(self.input)?,
             cx.tensor(self.residual)?,

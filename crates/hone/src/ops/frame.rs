@@ -4,7 +4,7 @@
 use core::ops::Range;
 
 use crate::error::Invalid;
-use crate::format::{ModelDesc, TensorRec, TENSOR_REC_LEN};
+use crate::format::{TensorRec, TENSOR_REC_LEN};
 
 /// Quantisation of one int8 tensor.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -98,20 +98,20 @@ pub(crate) fn ensure(ok: bool, why: Invalid) -> Result<(), Invalid> {
 }
 
 /// What an op's check may consult: the model description and its limits.
-pub(crate) struct Cx<'d, 'a> {
-    pub desc: &'d ModelDesc<'a>,
+pub(crate) struct Cx<'d> {
+    /// The model's tensor records.
+    pub tensors: &'d [u8],
     /// Vocabulary size of the model's tokenizer.
     pub vocab: usize,
     /// The model's maximum sequence length.
     pub max_len: usize,
 }
 
-impl Cx<'_, '_> {
+impl Cx<'_> {
     /// Tensor `id`, resolved (the graph check has already bounded every record).
     pub fn tensor(&self, id: u16) -> Result<Tensor, Invalid> {
         let i = usize::from(id) * TENSOR_REC_LEN;
-        self.desc
-            .tensors
+        self.tensors
             .get(i..)
             .and_then(TensorRec::from_bytes)
             .map(Tensor::new)

@@ -56,7 +56,7 @@ impl<'a> Operator<'a> for FullyConnected<'a> {
         ([Some(self.input), None, None], Some(self.out))
     }
 
-    fn check(&self, cx: &Cx<'_, 'a>) -> Result<Checked<'a>, Invalid> {
+    fn check(&self, cx: &Cx<'_>) -> Result<Checked<'a>, Invalid> {
         let (x, o) = (cx.tensor(self.input)?, cx.tensor(self.out)?);
         ensure(x.per_token == o.per_token, Invalid::Shape)?;
         let (n_in, n_out) = (x.cols(), o.cols());

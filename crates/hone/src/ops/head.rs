@@ -45,7 +45,7 @@ impl<'a> Operator<'a> for Head<'a> {
         ([Some(self.input), None, None], None)
     }
 
-    fn check(&self, cx: &Cx<'_, 'a>) -> Result<Checked<'a>, Invalid> {
+    fn check(&self, cx: &Cx<'_>) -> Result<Checked<'a>, Invalid> {
         let input = cx.tensor(self.input)?;
         ensure(!input.per_token, Invalid::Shape)?;
         let classes = self.bias.len() / 4;

@@ -42,7 +42,7 @@ impl<'a> Operator<'a> for LayerNorm<'a> {
         ([Some(self.input), None, None], Some(self.out))
     }
 
-    fn check(&self, cx: &Cx<'_, 'a>) -> Result<Checked<'a>, Invalid> {
+    fn check(&self, cx: &Cx<'_>) -> Result<Checked<'a>, Invalid> {
         let (input, out) = (cx.tensor(self.input)?, cx.tensor(self.out)?);
         ensure(input.same_shape(&out), Invalid::Shape)?;
         let n = 4 * input.cols();

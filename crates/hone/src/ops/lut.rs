@@ -32,7 +32,7 @@ impl<'a> Operator<'a> for Lut<'a> {
         ([Some(self.input), None, None], Some(self.out))
     }
 
-    fn check(&self, cx: &Cx<'_, 'a>) -> Result<Checked<'a>, Invalid> {
+    fn check(&self, cx: &Cx<'_>) -> Result<Checked<'a>, Invalid> {
         let (input, out) = (cx.tensor(self.input)?, cx.tensor(self.out)?);
         ensure(input.same_shape(&out), Invalid::Shape)?;
         let table = self.table.try_into().map_err(|_| Invalid::Length)?;

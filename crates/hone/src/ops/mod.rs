@@ -49,7 +49,7 @@ pub(crate) trait Operator<'a> {
     fn operands(&self) -> Operands;
     /// Checks the parameters against the model (operand shapes, lengths, quantisation) and
     /// resolves them into the checked view. Runs once, at load.
-    fn check(&self, cx: &Cx<'_, 'a>) -> Result<Self::Checked, Invalid>;
+    fn check(&self, cx: &Cx<'_>) -> Result<Self::Checked, Invalid>;
 }
 
 /// Evaluation of a checked view.
@@ -104,7 +104,7 @@ macro_rules! registry {
                 }
             }
 
-            pub(crate) fn check(&self, cx: &Cx<'_, 'a>) -> Result<Step<'a>, Invalid> {
+            pub(crate) fn check(&self, cx: &Cx<'_>) -> Result<Step<'a>, Invalid> {
                 match self {
                     $(Op::$variant(op) => op.check(cx).map(Step::$variant),)*
                 }

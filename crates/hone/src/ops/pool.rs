@@ -51,7 +51,7 @@ impl Operator<'_> for Pool {
         ([Some(self.input), None, None], Some(self.out))
     }
 
-    fn check(&self, cx: &Cx<'_, '_>) -> Result<Checked, Invalid> {
+    fn check(&self, cx: &Cx<'_>) -> Result<Checked, Invalid> {
         let (input, out) = (cx.tensor(self.input)?, cx.tensor(self.out)?);
         ensure(
             input.per_token && !out.per_token && input.cols() == out.cols(),
