@@ -202,7 +202,10 @@ impl std::fmt::Display for ParseError {
                 reason,
             } => write!(f, "tensor {tensor} ({name}): bad quantisation: {reason}"),
             ParseError::Sparse { tensor, name } => {
-                write!(f, "tensor {tensor} ({name}): sparse tensors are not supported")
+                write!(
+                    f,
+                    "tensor {tensor} ({name}): sparse tensors are not supported"
+                )
             }
         }
     }

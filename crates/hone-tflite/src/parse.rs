@@ -85,7 +85,10 @@ fn tensor_index(i: i32, n: usize, what: &str) -> Result<usize> {
 }
 
 fn opcodes(model: &fb::ModelRef<'_>) -> Result<Vec<(BuiltinOp, i32)>> {
-    let Some(codes) = model.operator_codes().map_err(fb_err("the operator codes"))? else {
+    let Some(codes) = model
+        .operator_codes()
+        .map_err(fb_err("the operator codes"))?
+    else {
         return Ok(Vec::new());
     };
     codes
@@ -99,7 +102,10 @@ fn opcodes(model: &fb::ModelRef<'_>) -> Result<Vec<(BuiltinOp, i32)>> {
             let code = new.max(i32::from(old));
             let custom = c.custom_code().map_err(fb_err(what()))?.map(str::to_string);
             let custom = custom.filter(|_| code == BuiltinOp::CUSTOM);
-            Ok((BuiltinOp { code, custom }, c.version().map_err(fb_err(what()))?))
+            Ok((
+                BuiltinOp { code, custom },
+                c.version().map_err(fb_err(what()))?,
+            ))
         })
         .collect()
 }
@@ -131,7 +137,10 @@ fn buffers(model: &fb::ModelRef<'_>, file: &[u8]) -> Result<Vec<Vec<u8>>> {
                     file: file.len(),
                 });
             }
-            Ok(b.data().map_err(fb_err(what()))?.unwrap_or_default().to_vec())
+            Ok(b.data()
+                .map_err(fb_err(what()))?
+                .unwrap_or_default()
+                .to_vec())
         })
         .collect()
 }

@@ -37,7 +37,12 @@ fn ops(g: &Graph) -> Vec<String> {
 #[test]
 fn the_five_models_parse_with_their_documented_interfaces() {
     let cases: [(&str, &[usize], &[usize], &[&str]); 5] = [
-        ("tflm_hello_world_int8.tflite", &[1, 1], &[1, 1], &["FULLY_CONNECTED"]),
+        (
+            "tflm_hello_world_int8.tflite",
+            &[1, 1],
+            &[1, 1],
+            &["FULLY_CONNECTED"],
+        ),
         (
             "tflm_micro_speech_quantized.tflite",
             &[1, 1960],
@@ -48,15 +53,34 @@ fn the_five_models_parse_with_their_documented_interfaces() {
             "tiny_kws_ref_model.tflite",
             &[1, 49, 10, 1],
             &[1, 12],
-            &["CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"],
+            &[
+                "CONV_2D",
+                "DEPTHWISE_CONV_2D",
+                "AVERAGE_POOL_2D",
+                "RESHAPE",
+                "FULLY_CONNECTED",
+                "SOFTMAX",
+            ],
         ),
         (
             "tiny_ic_pretrainedResnet_quant.tflite",
             &[1, 32, 32, 3],
             &[1, 10],
-            &["CONV_2D", "ADD", "AVERAGE_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"],
+            &[
+                "CONV_2D",
+                "ADD",
+                "AVERAGE_POOL_2D",
+                "RESHAPE",
+                "FULLY_CONNECTED",
+                "SOFTMAX",
+            ],
         ),
-        ("arduino_magic_wand.tflite", &[1, 32, 32, 3], &[1, 10], &["MEAN"]),
+        (
+            "arduino_magic_wand.tflite",
+            &[1, 32, 32, 3],
+            &[1, 10],
+            &["MEAN"],
+        ),
     ];
     for (name, input, output, expected_ops) in cases {
         let (_, g) = load(name);
@@ -97,7 +121,10 @@ fn hello_world_is_three_fully_connected_layers() {
     assert_eq!(acts, [Relu, Relu, Linear]);
     let first = &g.operators[0];
     let w = g.tensor(first.input(1).unwrap());
-    assert_eq!((w.shape.as_slice(), w.dtype), (&[16usize, 1][..], DType::I8));
+    assert_eq!(
+        (w.shape.as_slice(), w.dtype),
+        (&[16usize, 1][..], DType::I8)
+    );
     assert_eq!(w.i8_data().unwrap().len(), 16);
     let b = g.tensor(first.input(2).unwrap());
     assert_eq!((b.dtype, b.i32_data().unwrap().len()), (DType::I32, 16));
@@ -110,7 +137,9 @@ fn micro_speech_depthwise_has_depth_multiplier_8() {
         .operators
         .iter()
         .find_map(|o| match o.options {
-            Options::DepthwiseConv2D { depth_multiplier, .. } => Some(depth_multiplier),
+            Options::DepthwiseConv2D {
+                depth_multiplier, ..
+            } => Some(depth_multiplier),
             _ => None,
         })
         .unwrap();
@@ -126,7 +155,10 @@ fn malformed_files_give_one_clear_error() {
     assert_eq!(parse(&wrong), Err(ParseError::NotTflite));
     // Every truncation and many corruptions: an error or a graph, never a panic.
     for cut in (8..bytes.len()).step_by(7) {
-        assert!(parse(&bytes[..cut]).is_err() || cut > bytes.len() - 64, "cut {cut}");
+        assert!(
+            parse(&bytes[..cut]).is_err() || cut > bytes.len() - 64,
+            "cut {cut}"
+        );
     }
     for i in (8..bytes.len()).step_by(3) {
         let mut b = bytes.clone();
@@ -138,5 +170,9 @@ fn malformed_files_give_one_clear_error() {
     b[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
     let e = parse(&b).unwrap_err();
     assert!(matches!(e, ParseError::Flatbuffer { .. }), "{e}");
-    assert!(e.to_string().starts_with("malformed TFLite flatbuffer: the model table"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("malformed TFLite flatbuffer: the model table"),
+        "{e}"
+    );
 }

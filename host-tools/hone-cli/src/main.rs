@@ -10,6 +10,8 @@
 //! * `bench`: Cortex-M4 instruction counts under QEMU ([`mod@bench`]).
 //! * `demo`: enrol the demo file's intents, save and reload ([`demo`]).
 //! * `console`: the device's personalisation console on stdin/stdout ([`console`]).
+//! * `import`: TFLite int8 model → tensor-model blob ([`mod@import`]).
+//! * `run`: a tensor model over a `.npy` batch ([`mod@run`]).
 
 use std::process::ExitCode;
 
@@ -27,10 +29,12 @@ mod eval;
 mod export;
 mod flash;
 mod golden;
+mod import;
 mod inspect;
 mod progress;
 mod prompts;
 mod quantize;
+mod run;
 mod sensitivity;
 mod sign;
 mod verify;
@@ -76,6 +80,10 @@ enum Command {
     Keygen(sign::KeygenArgs),
     /// Wrap a blob in a signed envelope with a version (for devices that check signatures).
     Sign(sign::SignArgs),
+    /// Import a TFLite int8 model (`.tflite`) as a tensor model.
+    Import(import::ImportArgs),
+    /// Run a tensor model over a batch of inputs (`.npy`).
+    Run(run::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -90,6 +98,8 @@ fn main() -> ExitCode {
         Command::Eval(a) => eval::run(a),
         Command::Keygen(a) => sign::keygen(a),
         Command::Sign(a) => sign::sign(a),
+        Command::Import(a) => import::run(a),
+        Command::Run(a) => run::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
