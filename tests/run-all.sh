@@ -50,6 +50,11 @@ else
 fi
 export HONE_REQUIRE_TEACHER=1
 
+section "TFLite Micro reference (TFLite import cross-check)"
+# PyPI tflite-micro in a venv under ${HONE_CACHE:-$HOME/.cache/hone}/tflm-venv (outside the repo),
+# made by the script on first use; tests/tests/tflm.rs fails instead of skipping when set.
+export HONE_REQUIRE_TFLM=1
+
 section "host tests"
 cargo test --workspace --locked
 
@@ -141,6 +146,31 @@ failed = [name for name, ok in checks.items() if not ok]
 print("held-out domains: " + ("every check holds" if not failed else "FAILED " + "; ".join(failed)))
 sys.exit(1 if failed else 0)
 PY
+
+section "TFLite import: the shared models (../shared/data/tflite)"
+for m in ../shared/data/tflite/*.tflite; do
+  echo "--- $m"
+  ./target/release/hone import "$m" --report
+done
+TFL_OUT="$(mktemp -d)"
+./target/release/hone import ../shared/data/tflite/tflm_hello_world_int8.tflite -o "$TFL_OUT/hello.hone"
+python3 - "$TFL_OUT/x.npy" <<'PY'
+import struct, sys
+# 256 samples of shape [1]: every int8 value (a minimal int8 .npy, no numpy needed)
+header = "{'descr': '|i1', 'fortran_order': False, 'shape': (256, 1), }"
+header += " " * (63 - (10 + len(header)) % 64) + "\n"
+open(sys.argv[1], "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + bytes(range(128, 256)) + bytes(range(128)))
+PY
+./target/release/hone run "$TFL_OUT/hello.hone" --input "$TFL_OUT/x.npy" --out "$TFL_OUT/hone"
+python3 host-tools/hone-cli/scripts/tflm-reference.py ../shared/data/tflite/tflm_hello_world_int8.tflite \
+  --input "$TFL_OUT/x.npy" --out "$TFL_OUT/tflm"
+"${HONE_CACHE:-$HOME/.cache/hone}/tflm-venv/bin/python" - "$TFL_OUT" <<'PY'
+import sys, numpy as np
+a, b = (np.load(f"{sys.argv[1]}/{d}/output_0.npy") for d in ("hone", "tflm"))
+assert a.shape == b.shape and (a == b).all(), f"{int((a != b).sum())} outputs differ from TFLM"
+print(f"hello_world: all {a.size} outputs equal to TFLite Micro's")
+PY
+rm -rf "$TFL_OUT"
 
 section "real checkpoint: all-MiniLM-L6-v2 exported and verified on 300 CLINC150 test prompts"
 # Mean feature cosine >= 0.98 against the float reference (about 1 min). The full check on all
