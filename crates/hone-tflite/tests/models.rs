@@ -21,7 +21,13 @@ fn load(name: &str) -> (Vec<u8>, Graph) {
     (bytes, g)
 }
 
-fn io(g: &Graph) -> (Vec<(Vec<usize>, DType)>, Vec<(Vec<usize>, DType)>) {
+/// Shape and type of each of a model's inputs or outputs.
+type Io = Vec<(Vec<usize>, DType)>;
+
+/// A model, its input and output shapes and some operators it uses.
+type Case<'a> = (&'a str, &'a [usize], &'a [usize], &'a [&'a str]);
+
+fn io(g: &Graph) -> (Io, Io) {
     let f = |ids: &[usize]| {
         ids.iter()
             .map(|&i| (g.tensor(i).shape.clone(), g.tensor(i).dtype))
@@ -36,7 +42,7 @@ fn ops(g: &Graph) -> Vec<String> {
 
 #[test]
 fn the_five_models_parse_with_their_documented_interfaces() {
-    let cases: [(&str, &[usize], &[usize], &[&str]); 5] = [
+    let cases: [Case; 5] = [
         (
             "tflm_hello_world_int8.tflite",
             &[1, 1],
