@@ -49,7 +49,7 @@ fn header_errors_are_specific() {
         Model::load(&b, &mut HostSteps::new()).err(),
         Some(Error::BadMagic)
     );
-    for v in [0u8, 3, 255] {
+    for v in [0u8, hone::format::FORMAT_VERSION as u8 + 1, 255] {
         let mut b = blob.clone();
         b[4] = v;
         assert_eq!(
