@@ -267,7 +267,8 @@ pub enum Options {
         /// Keep reduced dimensions as 1.
         keep_dims: bool,
     },
-    /// Options whose table hone does not read, by their `BuiltinOptions` tag.
+    /// Options whose table hone does not read, by their `BuiltinOptions` tag (255: a tag past
+    /// the schema subset's union).
     Other(u8),
 }
 

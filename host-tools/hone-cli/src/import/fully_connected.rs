@@ -8,7 +8,7 @@
 
 use anyhow::{bail, Result};
 use hone::ops::{Activation as HoneActivation, FullyConnected, Op};
-use hone_tflite::{Activation, DType, Graph, Operator, Options};
+use hone_tflite::{Activation, Graph, Operator, Options};
 
 use super::{activation_quant, unsupported, Lowering, Unsupported};
 
@@ -111,7 +111,6 @@ pub(crate) fn check(g: &Graph, o: &Operator) -> Result<Plan, Unsupported> {
         multipliers.extend_from_slice(&m.multiplier.to_le_bytes());
         shifts.push(m.shift as u8);
     }
-    debug_assert_eq!(w.dtype, DType::I8);
     Ok(Plan {
         input,
         output,
