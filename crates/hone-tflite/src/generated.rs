@@ -17,7 +17,7 @@ mod root {
         /// The table `QuantizationParameters` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `QuantizationParameters` in the file `schema/tflite_subset.fbs:16`
+        /// * Table `QuantizationParameters` in the file `schema/tflite_subset.fbs:18`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct QuantizationParameters {
             /// The field `min` in the table `QuantizationParameters`
@@ -583,7 +583,7 @@ mod root {
         /// The table `SparsityParameters` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SparsityParameters` in the file `schema/tflite_subset.fbs:27`
+        /// * Table `SparsityParameters` in the file `schema/tflite_subset.fbs:29`
         #[derive(
             Clone,
             Debug,
@@ -811,7 +811,7 @@ mod root {
         /// The table `Unused` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Unused` in the file `schema/tflite_subset.fbs:29`
+        /// * Table `Unused` in the file `schema/tflite_subset.fbs:31`
         #[derive(
             Clone,
             Debug,
@@ -1018,7 +1018,7 @@ mod root {
         /// The table `Tensor` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Tensor` in the file `schema/tflite_subset.fbs:31`
+        /// * Table `Tensor` in the file `schema/tflite_subset.fbs:33`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct Tensor {
             /// The field `shape` in the table `Tensor`
@@ -1648,7 +1648,7 @@ mod root {
         /// The table `Conv2DOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Conv2DOptions` in the file `schema/tflite_subset.fbs:42`
+        /// * Table `Conv2DOptions` in the file `schema/tflite_subset.fbs:44`
         #[derive(
             Clone,
             Debug,
@@ -2244,7 +2244,7 @@ mod root {
         /// The table `DepthwiseConv2DOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `DepthwiseConv2DOptions` in the file `schema/tflite_subset.fbs:52`
+        /// * Table `DepthwiseConv2DOptions` in the file `schema/tflite_subset.fbs:54`
         #[derive(
             Clone,
             Debug,
@@ -2873,7 +2873,7 @@ mod root {
         /// The table `Pool2DOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Pool2DOptions` in the file `schema/tflite_subset.fbs:62`
+        /// * Table `Pool2DOptions` in the file `schema/tflite_subset.fbs:64`
         #[derive(
             Clone,
             Debug,
@@ -3402,7 +3402,7 @@ mod root {
         /// The table `FullyConnectedOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `FullyConnectedOptions` in the file `schema/tflite_subset.fbs:71`
+        /// * Table `FullyConnectedOptions` in the file `schema/tflite_subset.fbs:73`
         #[derive(
             Clone,
             Debug,
@@ -3930,7 +3930,7 @@ mod root {
         /// The table `SoftmaxOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SoftmaxOptions` in the file `schema/tflite_subset.fbs:79`
+        /// * Table `SoftmaxOptions` in the file `schema/tflite_subset.fbs:81`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SoftmaxOptions {
             /// The field `beta` in the table `SoftmaxOptions`
@@ -4185,7 +4185,7 @@ mod root {
         /// The table `AddOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `AddOptions` in the file `schema/tflite_subset.fbs:83`
+        /// * Table `AddOptions` in the file `schema/tflite_subset.fbs:85`
         #[derive(
             Clone,
             Debug,
@@ -4515,7 +4515,7 @@ mod root {
         /// The table `ReshapeOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ReshapeOptions` in the file `schema/tflite_subset.fbs:88`
+        /// * Table `ReshapeOptions` in the file `schema/tflite_subset.fbs:90`
         #[derive(
             Clone,
             Debug,
@@ -4790,7 +4790,7 @@ mod root {
         /// The table `ReducerOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ReducerOptions` in the file `schema/tflite_subset.fbs:92`
+        /// * Table `ReducerOptions` in the file `schema/tflite_subset.fbs:94`
         #[derive(
             Clone,
             Debug,
@@ -5058,7 +5058,7 @@ mod root {
         /// The union `BuiltinOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Union `BuiltinOptions` in the file `schema/tflite_subset.fbs:99`
+        /// * Union `BuiltinOptions` in the file `schema/tflite_subset.fbs:101`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub enum BuiltinOptions {
             /// The variant of type `Conv2DOptions` in the union `BuiltinOptions`
@@ -6787,7 +6787,7 @@ mod root {
         /// The table `OperatorCode` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `OperatorCode` in the file `schema/tflite_subset.fbs:129`
+        /// * Table `OperatorCode` in the file `schema/tflite_subset.fbs:131`
         #[derive(
             Clone,
             Debug,
@@ -7221,7 +7221,7 @@ mod root {
         /// The table `Operator` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Operator` in the file `schema/tflite_subset.fbs:136`
+        /// * Table `Operator` in the file `schema/tflite_subset.fbs:138`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct Operator {
             /// The field `opcode_index` in the table `Operator`
@@ -7701,7 +7701,7 @@ mod root {
         /// The table `SubGraph` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SubGraph` in the file `schema/tflite_subset.fbs:144`
+        /// * Table `SubGraph` in the file `schema/tflite_subset.fbs:146`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SubGraph {
             /// The field `tensors` in the table `SubGraph`
@@ -8181,7 +8181,7 @@ mod root {
         /// The table `Buffer` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Buffer` in the file `schema/tflite_subset.fbs:152`
+        /// * Table `Buffer` in the file `schema/tflite_subset.fbs:154`
         #[derive(
             Clone,
             Debug,
@@ -8530,7 +8530,7 @@ mod root {
         /// The table `Model` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Model` in the file `schema/tflite_subset.fbs:158`
+        /// * Table `Model` in the file `schema/tflite_subset.fbs:160`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct Model {
             /// The field `version` in the table `Model`
