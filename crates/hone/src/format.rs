@@ -44,9 +44,13 @@ pub const HEADER_LEN: usize = 16;
 pub const TENSOR_REC_LEN: usize = 12;
 
 /// The one CRC-32 of the project (CRC-32/ISO-HDLC, as zlib and PNG): over a blob's payload,
-/// in the adaptation journal's slots, over a model blob in golden files. A `static`, so that
-/// its table exists once and digests borrow it for `'static`.
-pub static CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+/// in the adaptation journal's slots, over a model blob in golden files. Its table is computed
+/// at compile time; whole-buffer checksums (the model load) use it as a `const`, which the
+/// compiler inlines.
+pub const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+/// [`CRC32`] as a `static`, for streaming digests that borrow it (the adaptation journal).
+pub static CRC32_STREAM: crc::Crc<u32> = CRC32;
 
 /// The decoded payload of a blob (wire view, not yet validated).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -39,9 +39,8 @@ use half::f16;
 use heapless::String;
 use serde::{Deserialize, Serialize};
 
-use self::io::{Reader, Writer, BUF};
+use self::io::{Reader, Writer, BUF, CRC};
 use super::{prefix_mut, AdaptError, Example, Head, Store};
-use crate::format::CRC32;
 #[cfg(feature = "signed")]
 pub use version::AcceptedVersion;
 
@@ -138,7 +137,7 @@ fn newer(a: u32, b: u32) -> bool {
 pub fn fingerprint<const NEW: usize, const F: usize>(head: &Head<'_, '_, NEW, F>) -> u32 {
     let m = head.classifier();
     let (weights, bias) = m.raw();
-    let mut d = CRC32.digest();
+    let mut d = CRC.digest();
     d.update(&(m.feature_dim() as u32).to_le_bytes());
     d.update(&(m.num_classes() as u32).to_le_bytes());
     d.update(weights);

@@ -3,7 +3,7 @@
 use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 
 use crate::adapt::{prefix, prefix_mut, AdaptError};
-use crate::format::CRC32;
+pub(crate) use crate::format::CRC32_STREAM as CRC;
 
 /// Staging buffer size; `READ_SIZE` and `WRITE_SIZE` must divide it.
 pub(super) const BUF: usize = 128;
@@ -31,7 +31,7 @@ impl<'f, Fl: NorFlash> Writer<'f, Fl> {
             buf: [0xFF; BUF],
             len: 0,
             written: 0,
-            crc: CRC32.digest(),
+            crc: CRC.digest(),
         }
     }
 
@@ -94,7 +94,7 @@ impl<'f, Fl: ReadNorFlash> Reader<'f, Fl> {
             buf: [0; BUF],
             at: 0,
             len: 0,
-            crc: CRC32.digest(),
+            crc: CRC.digest(),
         }
     }
 
