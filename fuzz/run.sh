@@ -3,7 +3,7 @@
 #
 #   bash fuzz/run.sh TARGET BUDGET [libFuzzer options...]
 #
-# TARGET: loader | tokenizer | journal | all
+# TARGET: loader | tokenizer | journal | tflite | all
 # BUDGET: N (stop after N executions, -runs=N) or Ns (stop after N seconds, -max_total_time=N)
 #
 # The committed seeds (fuzz/seeds/TARGET) are read; inputs the fuzzer finds go to
@@ -25,10 +25,10 @@ case "$budget" in
   *) limit="-runs=$budget" ;;
 esac
 case "$target" in
-  all) targets=(loader tokenizer journal) ;;
-  loader | tokenizer | journal) targets=("$target") ;;
+  all) targets=(loader tokenizer journal tflite) ;;
+  loader | tokenizer | journal | tflite) targets=("$target") ;;
   *)
-    echo "unknown target $target (loader, tokenizer, journal or all)" >&2
+    echo "unknown target $target (loader, tokenizer, journal, tflite or all)" >&2
     exit 2
     ;;
 esac
@@ -41,8 +41,11 @@ for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t"
   dict=()
   [ -f "dict/$t.dict" ] && dict=("-dict=dict/$t.dict")
+  # The TFLite reader also starts from the shared models (read in place, never copied here).
+  extra=()
+  [ "$t" = tflite ] && [ -d ../../shared/data/tflite ] && extra=("../../shared/data/tflite")
   echo "=== fuzz $t ($limit, sanitizer $sanitizer) ==="
-  cargo fuzz run -O --sanitizer "$sanitizer" "$t" "corpus/$t" "seeds/$t" -- \
+  cargo fuzz run -O --sanitizer "$sanitizer" "$t" "corpus/$t" "seeds/$t" "${extra[@]}" -- \
     "$limit" "${dict[@]}" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="artifacts/$t/" "$@" 2>&1 |
     grep --line-buffered -Ev '^#[0-9]+\s+(NEW|REDUCE|pulse)' || { echo "fuzz $t FAILED" >&2; exit 1; }

@@ -64,7 +64,7 @@ section "fuzzing (short pass)"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 (cd fuzz && cargo fmt --all --check)
 mkdir -p target
-for t in loader tokenizer journal; do
+for t in loader tokenizer journal tflite; do
   bash fuzz/run.sh "$t" 20000 > "target/fuzz-$t.log" 2>&1 || { cat "target/fuzz-$t.log"; exit 1; }
   grep -E '^(Done|stat::(number_of_executed_units|average_exec_per_sec))' "target/fuzz-$t.log"
 done

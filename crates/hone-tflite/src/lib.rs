@@ -37,7 +37,7 @@ mod parse;
 
 pub use ir::{Activation, DType, Graph, Operator, Options, Padding, Quant, Tensor, Window};
 pub use opcodes::BuiltinOp;
-pub use parse::parse;
+pub use parse::{parse, MAX_ELEMENTS};
 
 /// Why a `.tflite` file could not be read. Each names the part of the file at fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +105,15 @@ pub enum ParseError {
         name: String,
         /// Its shape.
         shape: Vec<i32>,
+    },
+    /// A shape with more than [`MAX_ELEMENTS`] elements (or whose product overflows).
+    TooLarge {
+        /// The tensor.
+        tensor: usize,
+        /// Its name.
+        name: String,
+        /// Its shape.
+        shape: Vec<usize>,
     },
     /// A constant's data is not `elements × element size` bytes.
     DataSize {
@@ -185,6 +194,15 @@ impl std::fmt::Display for ParseError {
             } => write!(
                 f,
                 "tensor {tensor} ({name}): dynamic shape {shape:?} is not supported"
+            ),
+            ParseError::TooLarge {
+                tensor,
+                name,
+                shape,
+            } => write!(
+                f,
+                "tensor {tensor} ({name}): shape {shape:?} has more elements than any tensor \
+                 hone can hold"
             ),
             ParseError::DataSize {
                 tensor,

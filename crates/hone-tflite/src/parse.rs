@@ -20,6 +20,9 @@ fn fb_err(what: impl Into<String>) -> impl FnOnce(planus::Error) -> ParseError {
 }
 
 /// Parses a `.tflite` file's bytes. The main (first) subgraph becomes the graph.
+/// Most elements a tensor may have (2^31).
+pub const MAX_ELEMENTS: usize = 1 << 31;
+
 pub fn parse(bytes: &[u8]) -> Result<Graph> {
     if bytes.len() < 8 {
         return Err(ParseError::Truncated { len: bytes.len() });
@@ -167,6 +170,16 @@ fn tensors(sg: &fb::SubGraphRef<'_>, buffers: &[Vec<u8>]) -> Result<Vec<Tensor>>
                 name: name.to_string(),
                 shape: shape.clone(),
             })?;
+        // `Tensor::elements` multiplies the dimensions: refuse shapes whose product overflows
+        // or exceeds any tensor a microcontroller model can have.
+        let elements = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        if elements.is_none_or(|n| n > MAX_ELEMENTS) {
+            return Err(ParseError::TooLarge {
+                tensor: i,
+                name: name.to_string(),
+                shape,
+            });
+        }
         if t.sparsity().map_err(fb_err(what()))?.is_some() {
             return Err(ParseError::Sparse {
                 tensor: i,

@@ -182,3 +182,26 @@ fn malformed_files_give_one_clear_error() {
         "{e}"
     );
 }
+
+/// Found by the `tflite` fuzz target: dimensions whose product overflows made
+/// `Tensor::elements` panic. Every 4-byte window of hello_world set to `i32::MAX` either fails
+/// to parse with a typed error or gives tensors within `MAX_ELEMENTS`; some windows are
+/// dimensions, and those are refused as too large.
+#[test]
+fn huge_dimensions_are_refused_not_overflowed() {
+    let (bytes, _) = load("tflm_hello_world_int8.tflite");
+    let mut too_large = 0;
+    for at in 0..bytes.len() - 3 {
+        let mut b = bytes.clone();
+        b[at..at + 4].copy_from_slice(&i32::MAX.to_le_bytes());
+        match parse(&b) {
+            Ok(g) => assert!(g
+                .tensors
+                .iter()
+                .all(|t| t.elements() <= hone_tflite::MAX_ELEMENTS)),
+            Err(ParseError::TooLarge { .. }) => too_large += 1,
+            Err(_) => {}
+        }
+    }
+    assert!(too_large > 0, "no window hit a dimension");
+}

@@ -49,6 +49,8 @@
         clippy::indexing_slicing
     )
 )]
+// Every `unsafe` block (Arm DSP kernels only) states why it is sound.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod adapt;
 pub mod bytes;
