@@ -25,91 +25,67 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
         let (mut h, mut z) = ([0.0f32; F], [0.0f32; NEW]);
         let mut loss = 0.0f32;
         let mut finite = true;
-        // Forward pass of every example of the batch: its loss and its residuals
-        // `r_bk = w_b (p_bk − t_bk)`, kept per new row (`res[k][b]`) for the gradient below.
-        // An example with nothing to learn from is left out (its residuals would be zeros,
-        // which add nothing to a gradient entry); the `nb` others are packed in batch order.
-        let mut res = [[0.0f32; MAX_BATCH]; NEW];
-        let zero = [half::f16::ZERO; F];
-        let mut feats: [&[half::f16; F]; MAX_BATCH] = [&zero; MAX_BATCH];
-        let mut nb = 0usize;
+        // The data terms of the gradient, Σ_b r_bk h_b and Σ_b r_bk, accumulate example by
+        // example in batch order while each example's features are at hand in f32.
+        for g in self.ws.grad_w.iter_mut().take(k_new) {
+            prefix_mut(g, d).fill(0.0);
+        }
+        prefix_mut(&mut self.ws.grad_b, k_new).fill(0.0);
+        let mut res = [0.0f32; NEW];
         for &i in batch {
             let fwd = self.forward(usize::from(i), &mut h, &mut z);
             let Some((c, y, lse, l)) = fwd.and_then(|f| {
                 let l = self.example_loss(&f, &z)?;
                 Some((self.coef(f.c, batch.len()), usize::from(f.label), f.lse, l))
             }) else {
+                // Nothing to learn from; its residuals count as zeros.
+                for g in self.ws.grad_b.iter_mut().take(k_new) {
+                    *g += 0.0;
+                }
                 continue;
             };
             loss += c * l;
-            for (k, (rk, &zk)) in res.iter_mut().zip(&z).take(k_new).enumerate() {
+            for (k, (r, &zk)) in res.iter_mut().zip(&z).take(k_new).enumerate() {
                 let t = if y == old + k { 1.0 - eps } else { 0.0 } + eps / kk;
-                let r = c * (crate::quant::exp_f32(zk - lse) - t);
+                *r = c * (crate::quant::exp_f32(zk - lse) - t);
                 finite &= r.is_finite();
-                if let Some(o) = rk.get_mut(nb) {
-                    *o = r;
-                }
             }
-            if let (Some(slot), Some(e)) = (feats.get_mut(nb), self.store.get(usize::from(i))) {
-                *slot = &e.feat;
-            }
-            nb += 1;
-        }
-        // The data terms of the gradient, `Σ_b r_bk h_bf` and `Σ_b r_bk`, each summed from 0
-        // in batch order (the order of an example-by-example accumulation, so the same bits),
-        // feature by feature with the batch's features widened once.
-        let ws = &mut *self.ws;
-        let mut xs = [0.0f32; MAX_BATCH];
-        for f in 0..d {
-            for (x, feat) in xs.iter_mut().zip(&feats).take(nb) {
-                *x = feat.get(f).map_or(0.0, |&v| widen(v));
-            }
-            for (g, rk) in ws.grad_w.iter_mut().zip(&res).take(k_new) {
-                let mut acc = 0.0f32;
-                for (&r, &x) in rk.iter().zip(&xs).take(nb) {
-                    acc += r * x;
+            let ws = &mut *self.ws;
+            let (x4s, x_rest) = prefix(&h, d).as_chunks::<4>();
+            for ((g, gb), &r) in ws
+                .grad_w
+                .iter_mut()
+                .zip(&mut ws.grad_b)
+                .zip(&res)
+                .take(k_new)
+            {
+                // Four features per iteration (the firmware builds for size and does not
+                // unroll); each entry gets the same single addition.
+                let (g4s, g_rest) = prefix_mut(g, d).as_chunks_mut::<4>();
+                for ([g0, g1, g2, g3], &[x0, x1, x2, x3]) in g4s.iter_mut().zip(x4s) {
+                    *g0 += r * x0;
+                    *g1 += r * x1;
+                    *g2 += r * x2;
+                    *g3 += r * x3;
                 }
-                if let Some(o) = g.get_mut(f) {
-                    *o = acc;
+                for (gf, &x) in g_rest.iter_mut().zip(x_rest) {
+                    *gf += r * x;
                 }
+                *gb += r;
             }
         }
-        for (gb, rk) in ws.grad_b.iter_mut().zip(&res).take(k_new) {
-            let mut acc = 0.0f32;
-            for &r in rk.iter().take(nb) {
-                acc += r;
-            }
-            *gb = acc;
-        }
-        // The prior: its value joins the loss, its gradient `λ (θ − θ_pre)` the data terms;
-        // the gradient's squared norm (for clipping) accumulates in the same pass, row by
-        // row, features then bias.
-        let clip = self.cfg.clip_norm > 0.0;
-        let (l2, rows) = (self.cfg.l2, &self.head.rows);
-        let (mut prior, mut ss) = (0.0f32, 0.0f32);
-        let biases = rows.b.iter().zip(&rows.anchor_b);
-        let new_rows = rows.w.iter().zip(&rows.anchor).zip(biases);
-        let grads = ws.grad_w.iter_mut().zip(ws.grad_b.iter_mut());
-        for (((w, a), (&b, &ab)), (gw, gb)) in new_rows.zip(grads).take(k_new) {
-            for ((g, &w), &a) in prefix_mut(gw, d).iter_mut().zip(w).zip(a) {
-                let diff = w - widen(a);
-                prior += diff * diff;
-                *g += l2 * diff;
-                if clip {
-                    ss += *g * *g;
-                }
-            }
-            let db = b - ab;
-            prior += db * db;
-            *gb += l2 * db;
-            if clip {
-                ss += *gb * *gb;
-            }
-        }
-        loss += 0.5 * l2 * prior;
+        loss += self.prior();
+        self.finish_gradient();
         let mut scale = 1.0f32;
         let mut grad_norm = None;
-        if clip {
+        if self.cfg.clip_norm > 0.0 {
+            let mut ss = 0.0f32;
+            for (gw, &g) in self.ws.grad_w.iter().zip(&self.ws.grad_b).take(k_new) {
+                for &g in prefix(gw, d) {
+                    ss += g * g;
+                }
+                ss += g * g;
+            }
             let norm = sqrt_f32(ss);
             finite &= norm.is_finite();
             if norm > self.cfg.clip_norm {
@@ -142,39 +118,57 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
             let (w, gw) = (prefix_mut(w, d), prefix(gw, d));
             let upd =
                 |w: &mut f32, g: f32, s: (&mut f32, &mut f32)| opt.apply(w, scale * g, s, lr, corr);
-            // The updated row's squared norm (for the projection) accumulates as the row is
-            // updated, in feature order.
-            let mut ss = 0.0f32;
             match two_slots(sw) {
                 (Some(s0), Some(s1)) => {
                     for (((w, &g), s0), s1) in w.iter_mut().zip(gw).zip(s0).zip(s1) {
                         upd(w, g, (s0, s1));
-                        ss += *w * *w;
                     }
                 }
                 (Some(s0), None) => {
                     for ((w, &g), s0) in w.iter_mut().zip(gw).zip(s0) {
                         upd(w, g, (s0, &mut d1));
-                        ss += *w * *w;
                     }
                 }
                 (None, _) => {
                     for (w, &g) in w.iter_mut().zip(gw) {
                         upd(w, g, (&mut d0, &mut d1));
-                        ss += *w * *w;
                     }
                 }
             }
             let (s0, s1) = two_slots(sb);
             upd(b, gb, (s0.unwrap_or(&mut d0), s1.unwrap_or(&mut d1)));
             if self.norm_cap.is_finite() {
-                project(w, ss, self.norm_cap);
+                project(w, self.norm_cap);
             }
         }
         StepInfo {
             loss,
             grad_norm,
             skipped: false,
+        }
+    }
+
+    /// Completes the gradient of the objective in the workspace, which already holds its data
+    /// terms `Σ_b r_bk h_bf` and `Σ_b r_bk` ([`Trainer::step`]): adds the prior's
+    /// `λ (w_kf − w_pre,kf)` and `λ (b_k − b_pre,k)`.
+    fn finish_gradient(&mut self) {
+        let (k_new, d, l2) = (self.head.num_new(), self.head.dim(), self.cfg.l2);
+        let ws = &mut *self.ws;
+        let rows = &self.head.rows;
+        for ((g, w), a) in ws
+            .grad_w
+            .iter_mut()
+            .zip(&rows.w)
+            .zip(&rows.anchor)
+            .take(k_new)
+        {
+            for ((gf, &wf), &af) in prefix_mut(g, d).iter_mut().zip(w).zip(a) {
+                *gf += l2 * (wf - widen(af));
+            }
+        }
+        let biases = rows.b.iter().zip(&rows.anchor_b);
+        for (g, (&b, &ab)) in ws.grad_b.iter_mut().zip(biases).take(k_new) {
+            *g += l2 * (b - ab);
         }
     }
 
@@ -337,10 +331,13 @@ impl<const NEW: usize, const F: usize, const N: usize, const S: usize>
     }
 }
 
-/// Projects `row`, whose squared norm is `ss` (summed in feature order), onto the L2 ball of
-/// radius `cap` (scales it down when longer).
+/// Projects `row` onto the L2 ball of radius `cap` (scales it down when longer).
 #[inline]
-fn project(row: &mut [f32], ss: f32, cap: f32) {
+fn project(row: &mut [f32], cap: f32) {
+    let mut ss = 0.0f32;
+    for &w in row.iter() {
+        ss += w * w;
+    }
     let norm = sqrt_f32(ss);
     if norm > cap {
         let r = cap / norm;
