@@ -54,11 +54,9 @@ pub(crate) fn decode_ops<'a>(ops: OpsDesc<'a>) -> impl Iterator<Item = Op<'a>> +
 /// Where an op may stand in its model's list: `(op, first, last) → allowed`.
 pub(crate) type Placement = fn(&Op<'_>, bool, bool) -> bool;
 
-/// The text model's rule: `Embedding` first, `Head` last, neither elsewhere; no op of the
-/// tensor models only (`DepthwiseConv2d`, `Softmax`).
+/// The text model's rule: `Embedding` first, `Head` last, neither elsewhere.
 pub(crate) fn text_placement(op: &Op<'_>, first: bool, last: bool) -> bool {
-    let tensor_only = matches!(op, Op::DepthwiseConv2d(_) | Op::Softmax(_));
-    !tensor_only && matches!(op, Op::Embedding(_)) == first && matches!(op, Op::Head(_)) == last
+    matches!(op, Op::Embedding(_)) == first && matches!(op, Op::Head(_)) == last
 }
 
 /// The tensor model's rule: no `Embedding` (no tokens) and no `Head` (no float features).

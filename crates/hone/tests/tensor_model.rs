@@ -268,11 +268,11 @@ fn depthwise_conv_and_softmax_load_run_and_refuse_bad_parameters() {
 }
 
 /// The tensor-model ops are format-3 ops, and only tensor models have them: a text model
-/// holding one is refused as a version-2 blob (op version) and as a version-3 blob
-/// (structure).
+/// holding one is refused as a version-2 blob (op version) and, by the op's own check, as a
+/// version-3 blob (structure).
 #[test]
 fn text_models_refuse_the_tensor_model_ops() {
-    use hone::format::{Kind, ModelDesc, OpsDesc};
+    use hone::format::{Kind, ModelDesc, OpsDesc, TENSOR_REC_LEN};
     use hone::ops::Softmax;
     let blob = tiny_model().unwrap();
     let version = u16::from_le_bytes([blob[4], blob[5]]);
@@ -281,7 +281,11 @@ fn text_models_refuse_the_tensor_model_ops() {
         "the tiny text model is written as an old version"
     );
     let desc: ModelDesc = postcard::from_bytes(&blob[HEADER_LEN..]).unwrap();
-    // Re-encode the ops with a Softmax (tensor 0 → 0: never reached) before the head.
+    // A new tensor (a copy of the last record) for the Softmax to write; it reads tensor 0.
+    let n_tensors = (desc.tensors.len() / TENSOR_REC_LEN) as u16;
+    let mut tensors = desc.tensors.to_vec();
+    tensors.extend_from_slice(&desc.tensors[desc.tensors.len() - TENSOR_REC_LEN..]);
+    // Re-encode the ops with the Softmax before the head.
     let mut ops = Vec::new();
     let mut rest = desc.ops.bytes;
     let mut decoded = Vec::new();
@@ -295,7 +299,7 @@ fn text_models_refuse_the_tensor_model_ops() {
     let at = decoded.len() - 1;
     let softmax = Op::Softmax(Softmax {
         input: 0,
-        out: 0,
+        out: n_tensors,
         depth: 1,
         multiplier: 1 << 30,
         left_shift: 0,
@@ -305,6 +309,7 @@ fn text_models_refuse_the_tensor_model_ops() {
         ops = postcard::to_extend(op, ops).unwrap();
     }
     let desc = ModelDesc {
+        tensors: &tensors,
         ops: OpsDesc {
             count: decoded.len() as u16,
             bytes: &ops,

@@ -84,7 +84,9 @@ impl<'a> Operator<'a> for DepthwiseConv2d<'a> {
         ([Some(self.input), None, None], Some(self.out))
     }
 
+    #[inline(never)]
     fn check(&self, cx: &Cx<'_>) -> Result<Checked<'a>, Invalid> {
+        ensure(cx.tensor_model(), Invalid::Structure)?;
         let (x, o) = (cx.tensor(self.input)?, cx.tensor(self.out)?);
         ensure(!x.per_token && !o.per_token, Invalid::Shape)?;
         let g = &self.geometry;
@@ -138,6 +140,7 @@ fn channel(rec: &[u8]) -> (i32, Multiplier) {
 }
 
 impl Eval for Checked<'_> {
+    #[inline(never)]
     fn eval(&self, io: &mut Io<'_>) {
         let f = io.frame(&self.out);
         let x = f.ins.get(&self.input);

@@ -48,7 +48,9 @@ impl Operator<'_> for Softmax {
         ([Some(self.input), None, None], Some(self.out))
     }
 
+    #[inline(never)]
     fn check(&self, cx: &Cx<'_>) -> Result<Checked, Invalid> {
+        ensure(cx.tensor_model(), Invalid::Structure)?;
         let (x, o) = (cx.tensor(self.input)?, cx.tensor(self.out)?);
         ensure(x.same_shape(&o) && !x.per_token, Invalid::Shape)?;
         let depth = usize::from(self.depth);
@@ -71,6 +73,7 @@ impl Operator<'_> for Softmax {
 }
 
 impl Eval for Checked {
+    #[inline(never)]
     fn eval(&self, io: &mut Io<'_>) {
         let f = io.frame(&self.out);
         let x = f.ins.get(&self.input);
