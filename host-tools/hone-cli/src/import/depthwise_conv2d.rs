@@ -46,7 +46,7 @@ fn out_and_pad(
     stride: usize,
     dil: usize,
 ) -> Option<(usize, usize)> {
-    let eff = (filter - 1) * dil + 1;
+    let eff = filter.checked_sub(1)? * dil + 1;
     let out = match padding {
         Padding::Same => size.div_ceil(stride),
         Padding::Valid => (size + stride).checked_sub(eff)? / stride,
@@ -209,4 +209,46 @@ pub(crate) fn emit(l: &mut Lowering<'_>, _o: &Operator, p: &Plan) -> Result<()> 
         act_max: p.act[1],
     }));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{activation_range, out_and_pad};
+    use hone_tflite::{Activation, Padding};
+
+    /// TFLite's `ComputeOutSize` / `ComputePaddingWithOffset`, by hand.
+    #[test]
+    fn output_size_and_padding_are_tflites() {
+        // micro_speech: 49×40 input, 10×8 filter, stride 2, SAME → 25×20, pad 4 and 3.
+        assert_eq!(out_and_pad(Padding::Same, 49, 10, 2, 1), Some((25, 4)));
+        assert_eq!(out_and_pad(Padding::Same, 40, 8, 2, 1), Some((20, 3)));
+        // VALID: no padding; dilation widens the filter.
+        assert_eq!(out_and_pad(Padding::Valid, 10, 3, 1, 1), Some((8, 0)));
+        assert_eq!(out_and_pad(Padding::Valid, 10, 3, 1, 2), Some((6, 0)));
+        assert_eq!(out_and_pad(Padding::Valid, 10, 3, 3, 1), Some((3, 0)));
+        // SAME with an odd total: the extra row goes after (TFLite's offset).
+        assert_eq!(out_and_pad(Padding::Same, 5, 4, 1, 1), Some((5, 1)));
+        assert_eq!(out_and_pad(Padding::Same, 8, 3, 2, 2), Some((4, 1)));
+        // A filter wider than a VALID input: no output.
+        assert_eq!(out_and_pad(Padding::Valid, 2, 5, 1, 1), None);
+        assert_eq!(out_and_pad(Padding::Other(7), 5, 3, 1, 1), None);
+        assert_eq!(out_and_pad(Padding::Same, 5, 0, 1, 1), None);
+    }
+
+    /// `CalculateActivationRangeQuantized`: zero point plus the rounded bound over the scale.
+    #[test]
+    fn activation_ranges_are_tflites() {
+        assert_eq!(
+            activation_range(Activation::None, 0.1, 3),
+            Some([-128, 127])
+        );
+        assert_eq!(activation_range(Activation::Relu, 0.1, -5), Some([-5, 127]));
+        assert_eq!(activation_range(Activation::Relu6, 0.1, -5), Some([-5, 55]));
+        assert_eq!(activation_range(Activation::Relu6, 0.01, 0), Some([0, 127]));
+        assert_eq!(
+            activation_range(Activation::ReluN1To1, 0.02, 10),
+            Some([-40, 60])
+        );
+        assert_eq!(activation_range(Activation::Tanh, 0.1, 0), None);
+    }
 }

@@ -46,3 +46,59 @@ pub(crate) fn emit(l: &mut Lowering<'_>, _o: &Operator, p: &Plan) -> Result<()> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use hone_tflite::{BuiltinOp, DType, Graph, Operator, Options, Quant, Tensor};
+
+    fn t(shape: &[usize], scale: f32, zp: i64) -> Tensor {
+        Tensor {
+            name: String::new(),
+            shape: shape.to_vec(),
+            dtype: DType::I8,
+            quant: Some(Quant {
+                scale: vec![scale],
+                zero_point: vec![zp],
+                axis: 0,
+            }),
+            data: None,
+            is_variable: false,
+        }
+    }
+
+    fn graph(out: Tensor) -> (Graph, Operator) {
+        let o = Operator {
+            index: 2,
+            op: BuiltinOp::builtin(BuiltinOp::RESHAPE),
+            version: 1,
+            inputs: vec![Some(0)],
+            outputs: vec![1],
+            options: Options::Reshape { new_shape: None },
+        };
+        let g = Graph {
+            description: String::new(),
+            tensors: vec![t(&[1, 6], 0.5, 3), out],
+            operators: vec![o.clone()],
+            inputs: vec![0],
+            outputs: vec![1],
+            subgraphs: 1,
+        };
+        (g, o)
+    }
+
+    /// Only a renaming folds: same elements and quantisation.
+    #[test]
+    fn a_renaming_folds_and_a_requantising_reshape_is_named() {
+        let (g, o) = graph(t(&[1, 2, 3], 0.5, 3));
+        assert!(super::check(&g, &o).is_ok());
+        let (g, o) = graph(t(&[1, 2, 3], 0.25, 3));
+        let e = super::check(&g, &o).err().unwrap().to_string();
+        assert!(
+            e.starts_with("operator 2 (RESHAPE): a requantising reshape"),
+            "{e}"
+        );
+        let (g, o) = graph(t(&[1, 7], 0.5, 3));
+        let e = super::check(&g, &o).err().unwrap().to_string();
+        assert!(e.ends_with("[1, 6] → [1, 7] of different sizes"), "{e}");
+    }
+}

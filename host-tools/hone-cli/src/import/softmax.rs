@@ -80,3 +80,24 @@ pub(crate) fn emit(l: &mut Lowering<'_>, _o: &Operator, p: &Plan) -> Result<()> 
     }));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::scaling;
+
+    /// `PreprocessSoftmaxScaling(β, s, 5)`: `β·s·2^26 = multiplier·2^left_shift / 2^31`.
+    #[test]
+    fn scaling_is_tflites_preprocessing() {
+        for (beta, s) in [(1.0f32, 0.1f32), (1.0, 0.0390625), (0.5, 0.25), (2.0, 1e-3)] {
+            let (m, shift) = scaling(beta, s).unwrap();
+            assert!(m >= 1 << 30);
+            let back = f64::from(m) * 2f64.powi(i32::from(shift)) / 2f64.powi(31);
+            let real = f64::from(beta) * f64::from(s) * f64::from(1u32 << 26);
+            assert!((back / real - 1.0).abs() < 1e-9, "{beta}·{s}: {m}, {shift}");
+        }
+        // An exact power of two: multiplier 2^30, shift one past the exponent.
+        assert_eq!(scaling(1.0, 1.0 / 64.0), Some((1 << 30, 21)));
+        // Below one (a negative shift) TFLite refuses too.
+        assert_eq!(scaling(1.0, 1e-9), None);
+    }
+}
