@@ -105,8 +105,8 @@ pub(crate) fn check(g: &Graph, o: &Operator) -> Result<Plan, Unsupported> {
     let Some(wq) = &w.quant else {
         return unsupported(o, "a filter without quantisation parameters");
     };
-    if wq.zero_point.iter().any(|&z| z != 0) {
-        return unsupported(o, "a filter with a non-zero zero point");
+    if wq.scale.is_empty() || wq.zero_point.iter().any(|&z| z != 0) {
+        return unsupported(o, "a filter without scales or with a non-zero zero point");
     }
     if wq.per_channel() && (wq.axis != 3 || wq.scale.len() != oc) {
         return unsupported(o, format!("a filter quantised along dimension {}", wq.axis));
