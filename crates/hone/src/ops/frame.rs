@@ -108,6 +108,12 @@ pub(crate) struct Cx<'d> {
 }
 
 impl Cx<'_> {
+    /// Whether the model is a tensor model (no tokenizer: `vocab` is 0). Ops of the tensor
+    /// models only (format 3: `DepthwiseConv2d`, `Softmax`) refuse text models with this.
+    pub fn tensor_model(&self) -> bool {
+        self.vocab == 0
+    }
+
     /// Tensor `id`, resolved (the graph check has already bounded every record).
     pub fn tensor(&self, id: u16) -> Result<Tensor, Invalid> {
         let i = usize::from(id) * TENSOR_REC_LEN;

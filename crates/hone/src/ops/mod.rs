@@ -14,6 +14,7 @@ mod frame;
 
 pub mod add;
 pub mod attention;
+pub mod depthwise_conv2d;
 pub mod embedding;
 pub mod fc_add_norm;
 pub mod fully_connected;
@@ -21,9 +22,11 @@ pub mod head;
 pub mod layer_norm;
 pub mod lut;
 pub mod pool;
+pub mod softmax;
 
 pub use add::{add, add_i8, Add, AddParams};
 pub use attention::{attention, Attention};
+pub use depthwise_conv2d::{depthwise_conv2d, DepthwiseConv2d, Geometry};
 pub use embedding::{embedding, Embedding, Positions, RowRequant};
 pub use fc_add_norm::{fc_add_norm, FcAddNorm, FcAddNormParams};
 pub use frame::QParams;
@@ -32,6 +35,7 @@ pub use head::{argmax, dequantize, head_logits, l2_normalize, log_softmax, Head}
 pub use layer_norm::{layer_norm, LayerNorm};
 pub use lut::{lut, Lut};
 pub use pool::{pool, Pool, PoolKind};
+pub use softmax::{softmax, Softmax};
 
 pub(crate) use frame::{ensure, Cx, Io, Tensor};
 
@@ -146,6 +150,10 @@ registry! {
     Head(#[serde(borrow)] Head<'a>) => head::Checked<'a>, since 1;
     /// Fully connected + residual add + LayerNorm, fused: [`fc_add_norm()`].
     FcAddNorm(#[serde(borrow)] FcAddNorm<'a>) => fc_add_norm::Checked<'a>, since 2;
+    /// TFLite int8 `DEPTHWISE_CONV_2D` (per-channel): [`depthwise_conv2d()`].
+    DepthwiseConv2d(#[serde(borrow)] DepthwiseConv2d<'a>) => depthwise_conv2d::Checked<'a>, since 3;
+    /// TFLite int8 `SOFTMAX`: [`softmax()`].
+    Softmax(Softmax) => softmax::Checked, since 3;
 }
 
 // A model keeps one `Step` per op for its whole life (`crate::Steps`): keep the largest

@@ -5,6 +5,7 @@
 
 mod add;
 mod attention;
+mod depthwise_conv2d;
 mod embedding;
 mod fc_add_norm;
 mod fully_connected;
@@ -12,6 +13,7 @@ mod head;
 mod layer_norm;
 mod lut;
 mod pool;
+mod softmax;
 
 use hone_build::testutil::XorShift;
 

@@ -6,7 +6,10 @@
 //! the hone op(s) to the builder, folding constants (weights, biases, requantisation).
 //! Operators hone does not have yet are refused with their index, name and what is missing.
 
+mod depthwise_conv2d;
 mod fully_connected;
+mod reshape;
+mod softmax;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -22,8 +25,11 @@ use hone_tflite::{BuiltinOp, DType, Graph, Operator};
   hone import hello_world_int8.tflite -o hello_world.hone
   hone import model.tflite --report
 
-Imports today: FULLY_CONNECTED (fused RELU or none; per-tensor or per-channel int8 weights;
-int32 bias) on int8 tensors. Any other operator is refused with its index and name.")]
+Imports today, on int8 tensors: FULLY_CONNECTED (fused RELU or none; per-tensor or
+per-channel int8 weights; int32 bias), DEPTHWISE_CONV_2D (one NHWC image; per-channel
+weights; SAME or VALID padding, strides, dilation, depth multiplier; fused RELU, RELU6,
+RELU_N1_TO_1 or none), SOFTMAX (output scale 1/256, zero point −128) and RESHAPE (folded:
+no runtime op). Any other operator is refused with its index and name.")]
 pub struct ImportArgs {
     /// The `.tflite` file.
     pub model: PathBuf,
@@ -67,12 +73,18 @@ pub(crate) fn unsupported<T>(o: &Operator, what: impl Into<String>) -> Result<T,
 /// A checked lowering of one operator, ready to emit.
 pub(crate) enum Plan {
     FullyConnected(fully_connected::Plan),
+    DepthwiseConv2d(depthwise_conv2d::Plan),
+    Softmax(softmax::Plan),
+    Reshape(reshape::Plan),
 }
 
 /// Checks operator `o` of `g`: the plan to emit it, or what hone lacks for it.
 pub(crate) fn check(g: &Graph, o: &Operator) -> Result<Plan, Unsupported> {
     match o.op.code {
         BuiltinOp::FULLY_CONNECTED => fully_connected::check(g, o).map(Plan::FullyConnected),
+        BuiltinOp::DEPTHWISE_CONV_2D => depthwise_conv2d::check(g, o).map(Plan::DepthwiseConv2d),
+        BuiltinOp::SOFTMAX => softmax::check(g, o).map(Plan::Softmax),
+        BuiltinOp::RESHAPE => reshape::check(g, o).map(Plan::Reshape),
         _ => unsupported(o, "operator not supported yet"),
     }
 }
@@ -144,6 +156,9 @@ pub fn lower(g: &Graph, name: &str) -> Result<Vec<u8>> {
     for (o, plan) in g.operators.iter().zip(&plans) {
         match plan {
             Plan::FullyConnected(p) => fully_connected::emit(&mut l, o, p),
+            Plan::DepthwiseConv2d(p) => depthwise_conv2d::emit(&mut l, o, p),
+            Plan::Softmax(p) => softmax::emit(&mut l, o, p),
+            Plan::Reshape(p) => reshape::emit(&mut l, o, p),
         }
         .with_context(|| format!("operator {} ({})", o.index, o.op))?;
     }
