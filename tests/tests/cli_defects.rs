@@ -219,23 +219,26 @@ fn eval_with_nothing_to_evaluate_fails() {
     assert!(e.contains("the `val` split"), "{e}");
 }
 
+/// Runs `hone demo` on `model` with `intents` as its demo file; it must fail: its stderr.
+fn demo_fails(dir: &Path, model: &Path, intents: Value) -> String {
+    let p = demo_file(dir, intents);
+    fails(&[
+        "demo",
+        "--model",
+        s(model),
+        "--demo",
+        s(&p),
+        "--state",
+        s(&dir.join("f.bin")),
+    ])
+}
+
 // 4. The demo refuses an intent listed twice or already a class of the model.
 #[test]
 fn demo_refuses_duplicate_and_existing_intents() {
     let dir = fixtures::scratch_dir("defect-demo-dup");
     let model = exported(&dir);
-    let demo = |intents: Value| {
-        let p = demo_file(&dir, intents);
-        fails(&[
-            "demo",
-            "--model",
-            s(&model),
-            "--demo",
-            s(&p),
-            "--state",
-            s(&dir.join("f.bin")),
-        ])
-    };
+    let demo = |intents: Value| demo_fails(&dir, &model, intents);
     let prompts = json!(["what is my", "what is the", "can you what is"]);
     let e = demo(json!([
         {"name": "question", "prompts": prompts},
@@ -261,18 +264,7 @@ fn demo_refuses_duplicate_and_existing_intents() {
 fn demo_and_eval_refuse_empty_prompts_and_intents_without_prompts() {
     let dir = fixtures::scratch_dir("defect-collect");
     let model = exported(&dir);
-    let demo = |intents: Value| {
-        let p = demo_file(&dir, intents);
-        fails(&[
-            "demo",
-            "--model",
-            s(&model),
-            "--demo",
-            s(&p),
-            "--state",
-            s(&dir.join("f.bin")),
-        ])
-    };
+    let demo = |intents: Value| demo_fails(&dir, &model, intents);
     let e = demo(json!([{"name": "question", "prompts": ["what is my", ""]}]));
     assert!(e.contains("prompt has no tokens"), "{e}");
     let e = demo(json!([

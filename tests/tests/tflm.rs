@@ -95,19 +95,49 @@ fn random_i8(n: usize, mut seed: u32) -> Vec<i8> {
         .collect()
 }
 
-#[test]
-fn hello_world_is_bit_exact_with_tflite_micro() {
-    let dir = scratch_dir("tflm-hello");
-    let tflite = model("tflm_hello_world_int8.tflite");
-    let blob = dir.join("hello.hone");
+/// Imports the shared model `name` into `dir`: the `.tflite` path, the blob's path and bytes.
+fn import(dir: &Path, name: &str) -> (PathBuf, PathBuf, Vec<u8>) {
+    let tflite = model(name);
+    let blob = dir.join(name.replace(".tflite", ".hone"));
     hone_ok(&[
         "import",
         tflite.to_str().unwrap(),
         "-o",
         blob.to_str().unwrap(),
     ]);
-
     let bytes = std::fs::read(&blob).unwrap();
+    (tflite, blob, bytes)
+}
+
+/// One sample of `per` values each: all −128, all 127, all the zero point.
+fn edge_cases(per: usize, zp: i8) -> Vec<i8> {
+    [-128i8, 127, zp]
+        .iter()
+        .flat_map(|&v| vec![v; per])
+        .collect()
+}
+
+/// Writes the batch `x` of `shape` to `dir/x.npy`, runs `hone run` on it into `dir/hone`:
+/// the input's path and output 0's shape and values.
+fn hone_run(dir: &Path, blob: &Path, x: &[i8], shape: [u64; 2]) -> (PathBuf, Vec<u64>, Vec<i8>) {
+    let (xs, ours) = (dir.join("x.npy"), dir.join("hone"));
+    write_npy(&xs, &shape, x);
+    hone_ok(&[
+        "run",
+        blob.to_str().unwrap(),
+        "--input",
+        xs.to_str().unwrap(),
+        "--out",
+        ours.to_str().unwrap(),
+    ]);
+    let (out_shape, y) = read_npy(&ours.join("output_0.npy"));
+    (xs, out_shape, y)
+}
+
+#[test]
+fn hello_world_is_bit_exact_with_tflite_micro() {
+    let dir = scratch_dir("tflm-hello");
+    let (tflite, blob, bytes) = import(&dir, "tflm_hello_world_int8.tflite");
     let mut steps = HostSteps::new();
     let m = hone::TensorModel::load(&bytes, &mut steps).unwrap();
     let input = m.input(0).unwrap();
@@ -118,26 +148,12 @@ fn hello_world_is_bit_exact_with_tflite_micro() {
     let zp = m.tensor(input.tensor).unwrap().zero_point;
 
     // Edge cases (all −128, all 127, the zero point), every int8 value, then seeded random.
-    let mut x: Vec<i8> = [-128i8, 127, zp]
-        .iter()
-        .flat_map(|&v| vec![v; per])
-        .collect();
+    let mut x = edge_cases(per, zp);
     x.extend((-128..=127).flat_map(|v| vec![v as i8; per]));
     x.extend(random_i8(1000 * per, 0x7f1c_0001));
     let batch = (x.len() / per) as u64;
-    let xs = dir.join("x.npy");
-    write_npy(&xs, &[batch, per as u64], &x);
-
-    let (ours, theirs) = (dir.join("hone"), dir.join("tflm"));
-    hone_ok(&[
-        "run",
-        blob.to_str().unwrap(),
-        "--input",
-        xs.to_str().unwrap(),
-        "--out",
-        ours.to_str().unwrap(),
-    ]);
-    let (shape, y) = read_npy(&ours.join("output_0.npy"));
+    let (xs, shape, y) = hone_run(&dir, &blob, &x, [batch, per as u64]);
+    let theirs = dir.join("tflm");
     assert_eq!(shape, [batch, 1]);
     // The model approximates sin on [0, 2π]: outputs span most of the int8 range.
     let (lo, hi) = (y.iter().min().unwrap(), y.iter().max().unwrap());
@@ -164,16 +180,7 @@ fn hello_world_is_bit_exact_with_tflite_micro() {
 #[test]
 fn micro_speech_is_bit_exact_with_tflite_micro() {
     let dir = scratch_dir("tflm-micro-speech");
-    let tflite = model("tflm_micro_speech_quantized.tflite");
-    let blob = dir.join("micro_speech.hone");
-    hone_ok(&[
-        "import",
-        tflite.to_str().unwrap(),
-        "-o",
-        blob.to_str().unwrap(),
-    ]);
-
-    let bytes = std::fs::read(&blob).unwrap();
+    let (tflite, blob, bytes) = import(&dir, "tflm_micro_speech_quantized.tflite");
     let mut steps = HostSteps::new();
     let m = hone::TensorModel::load(&bytes, &mut steps).unwrap();
     let input = m.input(0).unwrap();
@@ -187,27 +194,13 @@ fn micro_speech_is_bit_exact_with_tflite_micro() {
     let zp = m.tensor(input.tensor).unwrap().zero_point;
 
     // Edge cases (all −128, all 127, the zero point), then 300 seeded random samples.
-    let mut x: Vec<i8> = [-128i8, 127, zp]
-        .iter()
-        .flat_map(|&v| vec![v; per])
-        .collect();
+    let mut x = edge_cases(per, zp);
     const RANDOM: usize = 300;
     x.extend(random_i8(RANDOM * per, 0x5eec_0001));
     let batch = (x.len() / per) as u64;
     assert_eq!(batch as usize, 3 + RANDOM);
-    let xs = dir.join("x.npy");
-    write_npy(&xs, &[batch, per as u64], &x);
-
-    let (ours, theirs) = (dir.join("hone"), dir.join("tflm"));
-    hone_ok(&[
-        "run",
-        blob.to_str().unwrap(),
-        "--input",
-        xs.to_str().unwrap(),
-        "--out",
-        ours.to_str().unwrap(),
-    ]);
-    let (shape, y) = read_npy(&ours.join("output_0.npy"));
+    let (xs, shape, y) = hone_run(&dir, &blob, &x, [batch, per as u64]);
+    let theirs = dir.join("tflm");
     assert_eq!(shape, [batch, 4]);
     // Softmax outputs in steps of 1/256 from −128: every row sums to about 1.
     for row in y.chunks(4) {
